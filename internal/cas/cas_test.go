@@ -1,0 +1,107 @@
+package cas_test
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/authkit/authkit/internal/cas"
+	"github.com/authkit/authkit/store"
+)
+
+func TestUpdateConcurrentIncrements(t *testing.T) {
+	st := store.NewMemory()
+	defer st.Close()
+	ctx := context.Background()
+	const workers, each = 16, 25
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for range each {
+				err := cas.Update(ctx, st, "n", cas.Policy{Attempts: 1000}, func(cur []byte) ([]byte, time.Time, error) {
+					n := 0
+					if cur != nil {
+						n, _ = strconv.Atoi(string(cur))
+					}
+					return []byte(strconv.Itoa(n + 1)), time.Now().Add(time.Hour), nil
+				})
+				if err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	v, err := st.Get(ctx, "n")
+	if err != nil || string(v) != strconv.Itoa(workers*each) {
+		t.Fatalf("counter = %q, %v; want %d", v, err, workers*each)
+	}
+}
+
+// conflicting always loses the CompareAndSwap.
+type conflicting struct{ store.Store }
+
+func (conflicting) CompareAndSwap(context.Context, string, []byte, []byte, time.Time) (bool, error) {
+	return false, nil
+}
+
+func TestUpdateGivesUp(t *testing.T) {
+	st := store.NewMemory()
+	defer st.Close()
+	calls := 0
+	err := cas.Update(context.Background(), conflicting{st}, "k", cas.Policy{Attempts: 3, BaseDelay: time.Microsecond}, func([]byte) ([]byte, time.Time, error) {
+		calls++
+		return []byte("x"), time.Now().Add(time.Hour), nil
+	})
+	if !errors.Is(err, cas.ErrConflict) || calls != 3 {
+		t.Fatalf("err = %v after %d calls; want ErrConflict after 3", err, calls)
+	}
+}
+
+func TestUpdateNoChangeAndAbort(t *testing.T) {
+	st := store.NewMemory()
+	defer st.Close()
+	ctx := context.Background()
+	if err := st.Set(ctx, "k", []byte("v"), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := cas.Update(ctx, st, "k", cas.Policy{}, func([]byte) ([]byte, time.Time, error) {
+		return nil, time.Time{}, cas.ErrNoChange
+	}); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	if err := cas.Update(ctx, st, "k", cas.Policy{}, func([]byte) ([]byte, time.Time, error) {
+		return nil, time.Time{}, boom
+	}); !errors.Is(err, boom) {
+		t.Fatalf("err = %v, want boom", err)
+	}
+	if v, _ := st.Get(ctx, "k"); string(v) != "v" {
+		t.Fatalf("value changed to %q", v)
+	}
+	// Returning nil deletes.
+	if err := cas.Update(ctx, st, "k", cas.Policy{}, func([]byte) ([]byte, time.Time, error) {
+		return nil, time.Time{}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Get(ctx, "k"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Get after delete: %v", err)
+	}
+}
+
+func TestUpdateCancelled(t *testing.T) {
+	st := store.NewMemory()
+	defer st.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := cas.Update(ctx, conflicting{st}, "k", cas.Policy{}, func([]byte) ([]byte, time.Time, error) {
+		return []byte("x"), time.Now().Add(time.Hour), nil
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+}
