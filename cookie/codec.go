@@ -1,0 +1,431 @@
+package cookie
+
+import (
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"hash"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/chacha20poly1305"
+)
+
+// MinKeySize is the shortest [Key.Secret] accepted, in bytes.
+const MinKeySize = 32
+
+// Wire format. Every encoded value is base64url (RFC 4648 §5, no padding,
+// canonical) of:
+//
+//	sealed: format(1)=0x01 | key ID(4) | expiry(8) | nonce(24) | ciphertext | tag(16)
+//	signed: format(1)=0x02 | key ID(4) | expiry(8) | payload | HMAC-SHA256(32)
+//
+// Integers are big-endian; the expiry is Unix milliseconds. The first 13
+// bytes (the header) are authenticated, not encrypted. The cookie name is
+// authenticated but not transmitted: for sealed values the AEAD additional
+// data is header || name; for signed values the MAC covers
+// len(name) (2 bytes) || name || header || payload.
+const (
+	formatSealed byte = 0x01
+	formatSigned byte = 0x02
+
+	headerLen    = 1 + 4 + 8
+	nonceLen     = chacha20poly1305.NonceSizeX
+	tagLen       = chacha20poly1305.Overhead
+	macLen       = sha256.Size
+	sealOverhead = headerLen + nonceLen + tagLen
+	signOverhead = headerLen + macLen
+)
+
+// HKDF-SHA256 info strings deriving the per-purpose subkeys from a secret.
+const (
+	infoSeal = "authkit/cookie v1 seal XChaCha20-Poly1305"
+	infoSign = "authkit/cookie v1 sign HMAC-SHA256"
+)
+
+// b64 is strict base64url without padding: it rejects non-zero trailing bits.
+// It still skips CR and LF, so callers also check the decoded length.
+var b64 = base64.RawURLEncoding.Strict()
+
+// Rejections that happen before authentication are preallocated: a flood of
+// garbage costs no allocations for errors.
+var (
+	errNoKeys      = fmt.Errorf("%w: the Codec has no keys; use NewCodec", ErrInvalidKey)
+	errInputLong   = fmt.Errorf("%w: name=value exceeds %d bytes", ErrTooLong, MaxLine)
+	errMalformed   = fmt.Errorf("%w: not canonical base64url of a possible length", ErrInvalid)
+	errWrongFormat = fmt.Errorf("%w: unknown format, or a value of the other mode", ErrInvalid)
+	errAuth        = fmt.Errorf("%w: authentication failed", ErrInvalid)
+)
+
+// Key is one secret of a [Codec] key list.
+type Key struct {
+	// ID names the key inside every value it seals or signs, so that opening
+	// picks the key directly. IDs must be unique within a Codec; any uint32
+	// works, for example 1, 2, 3 or a date such as 20261101.
+	ID uint32
+
+	// Secret is the key material: at least MinKeySize (32) bytes, ideally
+	// read from crypto/rand. NewCodec derives subkeys from it and keeps no
+	// reference to it.
+	Secret []byte
+}
+
+// Codec turns a []byte payload into a cookie-safe string that only holders
+// of its keys can produce, bound to one cookie name and valid until an
+// expiry. [Codec.Seal] encrypts (XChaCha20-Poly1305); [Codec.Sign]
+// authenticates but leaves the payload readable (HMAC-SHA256). The two modes
+// use different subkeys and formats, so a value made by one never opens in
+// the other.
+//
+// Make a Codec with [NewCodec]. It is safe for concurrent use. Set Now, if at
+// all, before first use and do not change it afterwards.
+type Codec struct {
+	// Now returns the current time, used to stamp and check expiries. Nil
+	// means time.Now. Tests inject a fixed clock here.
+	Now func() time.Time
+
+	keys []*codecKey // keys[0] seals and signs; all open and verify
+}
+
+type codecKey struct {
+	id   uint32
+	aead cipher.AEAD // XChaCha20-Poly1305 under the derived seal subkey
+	mac  sync.Pool   // of hash.Hash: HMAC-SHA256 under the derived sign subkey
+}
+
+// NewCodec returns a Codec that seals and signs with keys[0] and opens and
+// verifies with any of keys. To rotate: put a new key first and keep the old
+// one after it until every value it made has expired, then remove it; values
+// made with a removed key fail with [ErrUnknownKey].
+//
+// From each secret NewCodec derives two independent 256-bit subkeys with
+// HKDF-SHA256 (RFC 5869, empty salt, a distinct info string per purpose), so
+// one secret can serve both modes without the keys crossing over.
+//
+// It returns an error wrapping [ErrInvalidKey] for an empty list, a secret
+// shorter than [MinKeySize] bytes, or a repeated ID.
+func NewCodec(keys ...Key) (*Codec, error) {
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("%w: no keys", ErrInvalidKey)
+	}
+	c := &Codec{keys: make([]*codecKey, 0, len(keys))}
+	for i, k := range keys {
+		if len(k.Secret) < MinKeySize {
+			return nil, fmt.Errorf("%w: key %d (ID %d) is %d bytes, want at least %d", ErrInvalidKey, i, k.ID, len(k.Secret), MinKeySize)
+		}
+		for _, prev := range keys[:i] {
+			if prev.ID == k.ID {
+				return nil, fmt.Errorf("%w: key ID %d appears more than once", ErrInvalidKey, k.ID)
+			}
+		}
+		sealKey, err := hkdf.Key(sha256.New, k.Secret, nil, infoSeal, chacha20poly1305.KeySize)
+		if err != nil {
+			return nil, fmt.Errorf("cookie: deriving a subkey: %w", err)
+		}
+		aead, err := chacha20poly1305.NewX(sealKey)
+		clear(sealKey)
+		if err != nil {
+			return nil, fmt.Errorf("cookie: %w", err)
+		}
+		signKey, err := hkdf.Key(sha256.New, k.Secret, nil, infoSign, sha256.Size)
+		if err != nil {
+			return nil, fmt.Errorf("cookie: deriving a subkey: %w", err)
+		}
+		ck := &codecKey{id: k.ID, aead: aead}
+		ck.mac.New = func() any { return hmac.New(sha256.New, signKey) }
+		c.keys = append(c.keys, ck)
+	}
+	return c, nil
+}
+
+// Seal encrypts and authenticates payload for the cookie called name, valid
+// for ttl from now. The result is base64url and fits in a cookie value.
+//
+// The error wraps [ErrInvalidName] for a name that is not a cookie name,
+// [ErrInvalidTTL] for ttl <= 0, and [ErrTooLong] when name=value would exceed
+// [MaxLine] bytes: the payload may be at most about
+// (MaxLine-len(name)-1)*3/4 - 53 bytes.
+func (c *Codec) Seal(name string, payload []byte, ttl time.Duration) (string, error) {
+	k, exp, err := c.prepare(name, ttl)
+	if err != nil {
+		return "", err
+	}
+	rawLen := sealOverhead + len(payload)
+	if err := checkEncodedLen(name, rawLen); err != nil {
+		return "", err
+	}
+	// One allocation: the raw value, then the additional data header||name.
+	buf := make([]byte, rawLen+headerLen+len(name))
+	raw, aad := buf[:rawLen], buf[rawLen:]
+	putHeader(raw, formatSealed, k.id, exp)
+	nonce := raw[headerLen : headerLen+nonceLen]
+	if _, err := rand.Read(nonce); err != nil {
+		return "", fmt.Errorf("cookie: reading a random nonce: %w", err)
+	}
+	copy(aad, raw[:headerLen])
+	copy(aad[headerLen:], name)
+	k.aead.Seal(raw[:headerLen+nonceLen], nonce, payload, aad)
+	return encode(raw), nil
+}
+
+// Open decrypts a value made by [Codec.Seal] for the cookie called name. The
+// returned slice is fresh and belongs to the caller.
+//
+// Every error means the value must be treated as absent: [ErrTooLong] (more
+// than [MaxLine] bytes with the name, refused before decoding), [ErrInvalid]
+// (malformed, tampered, truncated, sealed for another name, or signed rather
+// than sealed), [ErrUnknownKey] (its key is not in the list) or [ErrExpired]
+// (authentic but past its expiry). [ErrInvalidName] means name itself is not a
+// cookie name.
+func (c *Codec) Open(name, value string) ([]byte, error) {
+	raw, scratch, k, err := c.decode(name, value, formatSealed, sealOverhead, headerLen+len(name))
+	if err != nil {
+		return nil, err
+	}
+	copy(scratch, raw[:headerLen])
+	copy(scratch[headerLen:], name)
+	ct := raw[headerLen+nonceLen:]
+	pt, err := k.aead.Open(ct[:0], raw[headerLen:headerLen+nonceLen], ct, scratch)
+	if err != nil {
+		return nil, errAuth
+	}
+	if err := c.checkExpiry(raw); err != nil {
+		return nil, err
+	}
+	return pt[:len(pt):len(pt)], nil
+}
+
+// Sign authenticates payload for the cookie called name, valid for ttl from
+// now, without encrypting it: anyone holding the value can read the payload,
+// but only key holders can produce or change it. Errors are as for
+// [Codec.Seal]; the payload may be about 8 bytes longer than there.
+func (c *Codec) Sign(name string, payload []byte, ttl time.Duration) (string, error) {
+	k, exp, err := c.prepare(name, ttl)
+	if err != nil {
+		return "", err
+	}
+	rawLen := signOverhead + len(payload)
+	if err := checkEncodedLen(name, rawLen); err != nil {
+		return "", err
+	}
+	// One allocation: the raw value, then scratch for len(name)||name.
+	buf := make([]byte, rawLen+2+len(name))
+	raw := buf[:rawLen]
+	putHeader(raw, formatSigned, k.id, exp)
+	msg := raw[:headerLen+copy(raw[headerLen:], payload)]
+	k.appendMAC(msg, buf[rawLen:], name, msg)
+	return encode(raw), nil
+}
+
+// Verify checks a value made by [Codec.Sign] for the cookie called name and
+// returns its payload, a fresh slice that belongs to the caller. Errors are
+// as for [Codec.Open].
+func (c *Codec) Verify(name, value string) ([]byte, error) {
+	raw, scratch, k, err := c.decode(name, value, formatSigned, signOverhead, 2+len(name)+macLen)
+	if err != nil {
+		return nil, err
+	}
+	msg, tag := raw[:len(raw)-macLen], raw[len(raw)-macLen:]
+	want := k.appendMAC(scratch[2+len(name):2+len(name)], scratch, name, msg)
+	if !hmac.Equal(want, tag) {
+		return nil, errAuth
+	}
+	if err := c.checkExpiry(raw); err != nil {
+		return nil, err
+	}
+	return msg[headerLen:len(msg):len(msg)], nil
+}
+
+// SealString is [Codec.Seal] for a string payload.
+func (c *Codec) SealString(name, payload string, ttl time.Duration) (string, error) {
+	return c.Seal(name, []byte(payload), ttl)
+}
+
+// OpenString is [Codec.Open] returning the payload as a string.
+func (c *Codec) OpenString(name, value string) (string, error) {
+	b, err := c.Open(name, value)
+	if err != nil {
+		return "", err
+	}
+	return string(b), nil
+}
+
+// SignString is [Codec.Sign] for a string payload.
+func (c *Codec) SignString(name, payload string, ttl time.Duration) (string, error) {
+	return c.Sign(name, []byte(payload), ttl)
+}
+
+// VerifyString is [Codec.Verify] returning the payload as a string.
+func (c *Codec) VerifyString(name, value string) (string, error) {
+	b, err := c.Verify(name, value)
+	if err != nil {
+		return "", err
+	}
+	return string(b), nil
+}
+
+// SealJSON seals the JSON encoding (encoding/json) of v. See [Codec.Seal].
+func (c *Codec) SealJSON(name string, v any, ttl time.Duration) (string, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "", fmt.Errorf("cookie: encoding JSON: %w", err)
+	}
+	return c.Seal(name, b, ttl)
+}
+
+// OpenJSON opens value like [Codec.Open] and decodes the payload as JSON into
+// dst, a non-nil pointer. A payload that is authentic but does not decode into
+// dst (after a change of type, say) is reported as [ErrInvalid].
+func (c *Codec) OpenJSON(name, value string, dst any) error {
+	b, err := c.Open(name, value)
+	if err != nil {
+		return err
+	}
+	return decodeJSON(b, dst)
+}
+
+// SignJSON signs the JSON encoding (encoding/json) of v. See [Codec.Sign].
+func (c *Codec) SignJSON(name string, v any, ttl time.Duration) (string, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "", fmt.Errorf("cookie: encoding JSON: %w", err)
+	}
+	return c.Sign(name, b, ttl)
+}
+
+// VerifyJSON verifies value like [Codec.Verify] and decodes the payload as
+// JSON into dst, as [Codec.OpenJSON] does.
+func (c *Codec) VerifyJSON(name, value string, dst any) error {
+	b, err := c.Verify(name, value)
+	if err != nil {
+		return err
+	}
+	return decodeJSON(b, dst)
+}
+
+func decodeJSON(b []byte, dst any) error {
+	if err := json.Unmarshal(b, dst); err != nil {
+		// The decoder's message may quote the payload; it stays out of the error.
+		return fmt.Errorf("%w: payload does not decode as JSON into %T", ErrInvalid, dst)
+	}
+	return nil
+}
+
+// prepare checks the arguments common to Seal and Sign and returns the
+// current key and the expiry in Unix milliseconds.
+func (c *Codec) prepare(name string, ttl time.Duration) (*codecKey, int64, error) {
+	if err := checkName(name); err != nil {
+		return nil, 0, err
+	}
+	if len(c.keys) == 0 {
+		return nil, 0, errNoKeys
+	}
+	if ttl <= 0 {
+		return nil, 0, fmt.Errorf("%w: %v is not positive", ErrInvalidTTL, ttl)
+	}
+	return c.keys[0], c.now().Add(ttl).UnixMilli(), nil
+}
+
+// decode runs every check that needs no key, in order of cost, then decodes
+// value into a fresh buffer with scratch bytes after the raw value, checks
+// the format byte and finds the key. Nothing is decoded before the length is
+// known to be possible.
+func (c *Codec) decode(name, value string, format byte, overhead, scratch int) (raw, tail []byte, k *codecKey, err error) {
+	if err := checkName(name); err != nil {
+		return nil, nil, nil, err
+	}
+	if len(c.keys) == 0 {
+		return nil, nil, nil, errNoKeys
+	}
+	if len(name)+1+len(value) > MaxLine {
+		return nil, nil, nil, errInputLong
+	}
+	if len(value) < b64.EncodedLen(overhead) {
+		return nil, nil, nil, errMalformed
+	}
+	rawLen := b64.DecodedLen(len(value))
+	buf := make([]byte, rawLen+scratch)
+	// Strict decoding rejects non-zero trailing bits and a length of 4n+1;
+	// the length check rejects the CR and LF the decoder would skip.
+	n, err := b64.Decode(buf[:rawLen], []byte(value))
+	if err != nil || n != rawLen {
+		return nil, nil, nil, errMalformed
+	}
+	raw = buf[:rawLen]
+	if raw[0] != format {
+		return nil, nil, nil, errWrongFormat
+	}
+	id := binary.BigEndian.Uint32(raw[1:5])
+	for _, ck := range c.keys {
+		if ck.id == id {
+			return raw, buf[rawLen:], ck, nil
+		}
+	}
+	return nil, nil, nil, fmt.Errorf("%w: %d", ErrUnknownKey, id)
+}
+
+// checkExpiry reports ErrExpired once the clock reaches the header's expiry.
+// It is called only after authentication.
+func (c *Codec) checkExpiry(raw []byte) error {
+	if exp := int64(binary.BigEndian.Uint64(raw[5:headerLen])); c.now().UnixMilli() >= exp {
+		return ErrExpired
+	}
+	return nil
+}
+
+func (c *Codec) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+// appendMAC appends HMAC-SHA256(len(name) || name || msg) to dst, using
+// scratch (at least 2+len(name) bytes) to lay out the name.
+func (k *codecKey) appendMAC(dst, scratch []byte, name string, msg []byte) []byte {
+	binary.BigEndian.PutUint16(scratch, uint16(len(name)))
+	copy(scratch[2:], name)
+	h := k.mac.Get().(hash.Hash)
+	h.Reset()
+	h.Write(scratch[:2+len(name)])
+	h.Write(msg)
+	out := h.Sum(dst)
+	k.mac.Put(h)
+	return out
+}
+
+func putHeader(raw []byte, format byte, id uint32, exp int64) {
+	raw[0] = format
+	binary.BigEndian.PutUint32(raw[1:5], id)
+	binary.BigEndian.PutUint64(raw[5:headerLen], uint64(exp))
+}
+
+// checkEncodedLen reports ErrTooLong when name=value would exceed MaxLine
+// for a raw value of rawLen bytes.
+func checkEncodedLen(name string, rawLen int) error {
+	if n := len(name) + 1 + b64.EncodedLen(rawLen); n > MaxLine {
+		return fmt.Errorf("%w: name=value would be %d bytes, over %d", ErrTooLong, n, MaxLine)
+	}
+	return nil
+}
+
+// encode returns the base64url form of raw with a single allocation.
+func encode(raw []byte) string {
+	var sb strings.Builder
+	sb.Grow(b64.EncodedLen(len(raw)))
+	var chunk [512]byte // 384 input bytes encode to exactly 512
+	for len(raw) > 0 {
+		n := min(len(raw), 384)
+		b64.Encode(chunk[:], raw[:n])
+		sb.Write(chunk[:b64.EncodedLen(n)])
+		raw = raw[n:]
+	}
+	return sb.String()
+}
