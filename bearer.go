@@ -42,11 +42,19 @@ func headerToken(r *http.Request) (string, error) {
 	v := vals[0]
 	// RFC 7235: credentials = auth-scheme [ 1*SP token68 ]; the scheme is
 	// case-insensitive.
-	scheme, rest, _ := strings.Cut(v, " ")
+	scheme, rest := v, ""
+	if i := strings.IndexAny(v, " \t"); i >= 0 {
+		scheme, rest = v[:i], v[i:]
+	}
 	if !strings.EqualFold(scheme, "Bearer") {
 		return "", ErrNoCredentials
 	}
+	// Only spaces may separate the scheme from the token; a tab or nothing at
+	// all makes the credentials malformed.
 	tok := strings.TrimLeft(rest, " ")
+	if len(tok) == len(rest) {
+		return "", fmt.Errorf("%w: malformed Bearer credentials", ErrInvalidRequest)
+	}
 	if !isToken68(tok) {
 		return "", fmt.Errorf("%w: malformed Bearer credentials", ErrInvalidRequest)
 	}
