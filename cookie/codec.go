@@ -353,19 +353,20 @@ func (c *Codec) decode(name, value string, format byte, overhead, scratch int) (
 	rawLen := b64.DecodedLen(len(value))
 	buf := make([]byte, rawLen+scratch)
 	// Strict decoding rejects non-zero trailing bits and a length of 4n+1;
-	// the length check rejects the CR and LF the decoder would skip.
+	// the length check rejects the CR and LF the decoder would skip: only
+	// the canonical encoding of n bytes has EncodedLen(n) characters.
 	n, err := b64.Decode(buf[:rawLen], []byte(value))
-	if err != nil || n != rawLen {
+	if err != nil || b64.EncodedLen(n) != len(value) {
 		return nil, nil, nil, errMalformed
 	}
-	raw = buf[:rawLen]
+	raw = buf[:n]
 	if raw[0] != format {
 		return nil, nil, nil, errWrongFormat
 	}
 	id := binary.BigEndian.Uint32(raw[1:5])
 	for _, ck := range c.keys {
 		if ck.id == id {
-			return raw, buf[rawLen:], ck, nil
+			return raw, buf[rawLen:], ck, nil // scratch starts after the decoding room
 		}
 	}
 	return nil, nil, nil, fmt.Errorf("%w: %d", ErrUnknownKey, id)
