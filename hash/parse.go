@@ -37,6 +37,9 @@ func (h *Hasher) parse(encoded string) (stored, error) {
 		return s, invalid("empty")
 	case len(encoded) > maxEncodedLen:
 		return s, invalid("longer than %d bytes", maxEncodedLen)
+	case !printable(encoded):
+		// Also guards the base64 decoders, which skip "\r" and "\n".
+		return s, invalid("characters outside printable ASCII")
 	case strings.HasPrefix(encoded, "$argon2"):
 		s, err = parseArgon2(encoded)
 	case strings.HasPrefix(encoded, "$scrypt$"):
@@ -73,6 +76,15 @@ func (h *Hasher) parse(encoded string) (stored, error) {
 
 // maxUint32 is the largest Argon2 m or t, and the largest decimal read.
 const maxUint32 = 1<<32 - 1
+
+func printable(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if v[i] < 0x21 || v[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
 
 // parseDecimal reads a PHC decimal: 1 to 10 digits, no sign, no leading
 // zero, at most maxUint32.
@@ -352,13 +364,8 @@ func parsePBKDF2(e string) (stored, error) {
 
 // djangoSalt checks a salt Django stores as text: printable ASCII, no "$".
 func djangoSalt(v string) ([]byte, error) {
-	if v == "" || len(v) > maxSalt {
-		return nil, invalid("django: salt must be 1..%d characters", maxSalt)
-	}
-	for i := 0; i < len(v); i++ {
-		if v[i] < 0x21 || v[i] > 0x7e {
-			return nil, invalid("django: salt must be printable ASCII")
-		}
+	if v == "" || len(v) > maxSalt || !printable(v) {
+		return nil, invalid("django: salt must be 1..%d printable characters", maxSalt)
 	}
 	return []byte(v), nil
 }
