@@ -1,0 +1,211 @@
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/authkit/authkit/store"
+)
+
+// Run runs the conformance suite against the Store implementation that
+// newStore creates. newStore is called once per subtest, from that subtest,
+// and must return an empty store that no other subtest shares; subtests run
+// in parallel. Run returns when every subtest has finished.
+func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
+	t.Helper()
+	if newStore == nil {
+		t.Fatal("storetest: newStore is nil")
+	}
+	run(stdT{t}, func(tt testingT) store.Store { return newStore(tt.(stdT).T) })
+}
+
+// Env returns the value of the environment variable name, or skips the test
+// with a message naming the variable when it is unset or empty. Tests of
+// stores on a real server use it for the server's address.
+func Env(t testing.TB, name string) string {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		t.Skipf("%s is not set: skipping the tests that need it", name)
+	}
+	return v
+}
+
+// UniqueID returns 16 random lowercase hex characters, different on every
+// call. It names what isolates one store from another on a shared server: a
+// Redis key prefix, an SQL table name.
+func UniqueID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return hex.EncodeToString(b[:])
+}
+
+// testingT is the part of *testing.T the suite uses. The suite runs on it
+// rather than on *testing.T so that its own tests can run it against broken
+// stores and observe which subtests fail.
+type testingT interface {
+	Helper()
+	Errorf(format string, args ...any)
+	Fatalf(format string, args ...any)
+	Logf(format string, args ...any)
+	Failed() bool
+	Parallel()
+	Cleanup(func())
+	Context() context.Context
+	Run(name string, f func(t testingT)) bool
+}
+
+// stdT adapts *testing.T to testingT.
+type stdT struct{ *testing.T }
+
+func (t stdT) Run(name string, f func(t testingT)) bool {
+	t.T.Helper()
+	return t.T.Run(name, func(t *testing.T) { f(stdT{t}) })
+}
+
+// Lifetimes used by the suite.
+const (
+	// shortLife is how long entries that must expire during a test live.
+	shortLife = 150 * time.Millisecond
+	// clockSlack is how long after an expiry the suite waits before it
+	// requires the entry to be gone: the server's clock and its expiry
+	// resolution (milliseconds in Redis and SQL) may differ a little.
+	clockSlack = 50 * time.Millisecond
+	// opTimeout bounds every subtest, so a hung store fails instead of
+	// stalling the whole test binary.
+	opTimeout = 30 * time.Second
+)
+
+// later returns the expiry of entries that must outlive the test: long enough
+// for the slowest machine, short enough that keys left on a shared server
+// vanish soon.
+func later() time.Time { return time.Now().Add(time.Minute) }
+
+// testCtx returns the context a subtest's store calls use.
+func testCtx(t testingT) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), opTimeout)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// show formats a key or value for a failure message, shortening long ones.
+func show[S ~string | ~[]byte](v S) string {
+	if b, ok := any(v).([]byte); ok && b == nil {
+		return "nil"
+	}
+	const max = 24
+	if len(v) <= max {
+		return fmt.Sprintf("%q", v)
+	}
+	return fmt.Sprintf("%q… (%d bytes)", v[:max], len(v))
+}
+
+// checker bundles a subtest, its store and context for the assertion helpers.
+type checker struct {
+	t   testingT
+	s   store.Store
+	ctx context.Context
+}
+
+func newChecker(t testingT, newStore func(testingT) store.Store) *checker {
+	t.Helper()
+	s := newStore(t)
+	if s == nil {
+		t.Fatalf("newStore returned nil")
+	}
+	return &checker{t: t, s: s, ctx: testCtx(t)}
+}
+
+// set stores value under key and fails the test on error.
+func (c *checker) set(key string, value []byte, exp time.Time) {
+	c.t.Helper()
+	if err := c.s.Set(c.ctx, key, value, exp); err != nil {
+		c.t.Fatalf("Set(%s, %s) = %v, want nil", show(key), show(value), err)
+	}
+}
+
+// del deletes key and fails the test on error.
+func (c *checker) del(key string) {
+	c.t.Helper()
+	if err := c.s.Delete(c.ctx, key); err != nil {
+		c.t.Fatalf("Delete(%s) = %v, want nil", show(key), err)
+	}
+}
+
+// cas runs CompareAndSwap, fails the test on error and reports a result other
+// than want.
+func (c *checker) cas(key string, old, new []byte, exp time.Time, want bool) {
+	c.t.Helper()
+	got, err := c.s.CompareAndSwap(c.ctx, key, old, new, exp)
+	if err != nil {
+		c.t.Fatalf("CompareAndSwap(%s, old %s, new %s) = %v, want (%v, nil)", show(key), show(old), show(new), err, want)
+	}
+	if got != want {
+		c.t.Errorf("CompareAndSwap(%s, old %s, new %s) = %v, want %v", show(key), show(old), show(new), got, want)
+	}
+}
+
+// has requires key to hold want.
+func (c *checker) has(key string, want []byte) {
+	c.t.Helper()
+	got, err := c.s.Get(c.ctx, key)
+	if err != nil {
+		c.t.Errorf("Get(%s) = %v, want value %s", show(key), err, show(want))
+		return
+	}
+	if !bytes.Equal(got, want) {
+		c.t.Errorf("Get(%s) = %s, want %s", show(key), show(got), show(want))
+	}
+}
+
+// absent requires Get(key) to report ErrNotFound.
+func (c *checker) absent(key string) {
+	c.t.Helper()
+	got, err := c.s.Get(c.ctx, key)
+	switch {
+	case err == nil:
+		c.t.Errorf("Get(%s) = %s, want ErrNotFound", show(key), show(got))
+	case !errors.Is(err, store.ErrNotFound):
+		c.t.Errorf("Get(%s) error = %v, want ErrNotFound", show(key), err)
+	case got != nil:
+		c.t.Errorf("Get(%s) = %s with ErrNotFound, want a nil value", show(key), show(got))
+	}
+}
+
+// hasBefore requires key to hold want, if the Get finishes before deadline;
+// a Get that ends later may legitimately miss an entry expiring at deadline.
+func (c *checker) hasBefore(key string, want []byte, deadline time.Time) {
+	c.t.Helper()
+	got, err := c.s.Get(c.ctx, key)
+	if !time.Now().Before(deadline) {
+		c.t.Logf("Get(%s) finished after the entry's expiry; not checking its result", show(key))
+		return
+	}
+	if err != nil {
+		c.t.Errorf("Get(%s) = %v before expiry, want value %s", show(key), err, show(want))
+		return
+	}
+	if !bytes.Equal(got, want) {
+		c.t.Errorf("Get(%s) = %s before expiry, want %s", show(key), show(got), show(want))
+	}
+}
+
+// wantErr requires err to satisfy errors.Is(err, target).
+func wantErr(t testingT, call string, err, target error) {
+	t.Helper()
+	if !errors.Is(err, target) {
+		t.Errorf("%s error = %v, want %v", call, err, target)
+	}
+}
+
+// sleepUntil sleeps until deadline plus the clock slack.
+func sleepUntil(deadline time.Time) {
+	time.Sleep(time.Until(deadline.Add(clockSlack)))
+}
