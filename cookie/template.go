@@ -73,7 +73,7 @@ type Template struct {
 
 	// Secure makes the browser send the cookie only over HTTPS. New sets it.
 	// Turning it off is an error unless InsecureAllowHTTP is also set.
-	// Browsers accept Secure cookies over http://localhost and
+	// Chromium stores Secure cookies set over http://localhost and
 	// http://127.0.0.1, so local development does not need to turn it off.
 	Secure bool
 
@@ -96,8 +96,9 @@ type Template struct {
 
 	// InsecureAllowHTTP permits Secure=false, so the cookie is also sent over
 	// plain HTTP, where anyone on the network can read and replace it. Only
-	// for plain-HTTP hosts other than localhost and 127.0.0.1 (which do not
-	// need it). It does not change Secure by itself. Default false.
+	// for plain-HTTP hosts other than localhost and 127.0.0.1, which
+	// Chromium treats as secure. It does not change Secure by itself.
+	// Default false.
 	InsecureAllowHTTP bool
 
 	// AllowScriptAccess permits HttpOnly=false, so JavaScript on the page can
