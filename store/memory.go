@@ -6,6 +6,7 @@ import (
 	"errors"
 	"hash/maphash"
 	"iter"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -139,7 +140,7 @@ func (m *Memory) Get(ctx context.Context, key string) ([]byte, error) {
 		return nil, err
 	}
 	s := m.shard(key)
-	now := m.now().UnixNano()
+	now := unixNano(m.now())
 	s.mu.RLock()
 	e, ok := s.m[key]
 	if !ok || e.expires <= now {
@@ -167,8 +168,8 @@ func (m *Memory) Set(ctx context.Context, key string, value []byte, expiresAt ti
 		return err
 	}
 	s := m.shard(key)
-	now := m.now().UnixNano()
-	exp := expiresAt.UnixNano()
+	now := unixNano(m.now())
+	exp := unixNano(expiresAt)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if exp <= now {
@@ -206,7 +207,7 @@ func (m *Memory) CompareAndSwap(ctx context.Context, key string, old, new []byte
 		return false, nil
 	}
 	s := m.shard(key)
-	now := m.now().UnixNano()
+	now := unixNano(m.now())
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cur, present := s.m[key]
@@ -224,7 +225,7 @@ func (m *Memory) CompareAndSwap(ctx context.Context, key string, old, new []byte
 		m.remove(s, key)
 		return true, nil
 	}
-	exp := expiresAt.UnixNano()
+	exp := unixNano(expiresAt)
 	if exp <= now {
 		// The new value would be absent at once: the swap happens and
 		// leaves nothing behind.
@@ -235,6 +236,25 @@ func (m *Memory) CompareAndSwap(ctx context.Context, key string, old, new []byte
 		return false, err
 	}
 	return true, nil
+}
+
+// Bounds of the times time.Time.UnixNano can represent (years 1677 to 2262).
+var (
+	minUnixNano = time.Unix(0, math.MinInt64)
+	maxUnixNano = time.Unix(0, math.MaxInt64)
+)
+
+// unixNano returns t in Unix nanoseconds, clamped to the int64 range. Plain
+// UnixNano is undefined outside it: an expiry in year 1600 would wrap to a
+// time in the future and one in year 3000 to a time in the past.
+func unixNano(t time.Time) int64 {
+	if t.Before(minUnixNano) {
+		return math.MinInt64
+	}
+	if t.After(maxUnixNano) {
+		return math.MaxInt64
+	}
+	return t.UnixNano()
 }
 
 // put stores e under key in s, whose lock the caller holds, enforcing the cap.
@@ -292,7 +312,7 @@ func (m *Memory) sweepShardLocked(s *memShard, now int64) {
 func (m *Memory) Sweep() {
 	for i := range m.shards {
 		s := &m.shards[i]
-		now := m.now().UnixNano()
+		now := unixNano(m.now())
 		s.mu.Lock()
 		m.sweepShardLocked(s, now)
 		s.mu.Unlock()
@@ -327,7 +347,7 @@ func (m *Memory) All() iter.Seq2[string, []byte] {
 	return func(yield func(string, []byte) bool) {
 		for i := range m.shards {
 			s := &m.shards[i]
-			now := m.now().UnixNano()
+			now := unixNano(m.now())
 			s.mu.RLock()
 			type kv struct {
 				k string
