@@ -1,0 +1,96 @@
+// Package token issues and checks opaque tokens: access tokens for API
+// clients, refresh tokens that rotate with reuse detection, and one-time
+// tokens for password-reset and email-verification links. State lives in a
+// [store.Store]; the store never holds a token in clear.
+//
+// # Format
+//
+// A token is a prefix naming its kind, random base62 characters from
+// crypto/rand and a 6-character base62 CRC32 checksum of everything before
+// it — the format GitHub introduced, so secret scanners can find leaked
+// tokens and typos are caught offline:
+//
+//	ak_at_ + 32 random (≈190 bits) + 6 checksum            access
+//	ak_rt_ + 22 random locator + 32 random + 6 checksum    refresh
+//	ak_ot_ + 32 random + 6 checksum                        one-time
+//
+// The prefixes are configurable ([Config]). A token of the wrong length,
+// alphabet, prefix or checksum is refused ([ErrMalformed]) before any store
+// access. The store key of a token is "tok:" (or "ott:") followed by the
+// SHA-256 of the token; the [Token] type and the unexported key type cannot
+// be mixed up. Fast unsalted hashing is right here: the tokens carry far too
+// much entropy to guess, and a lookup must cost nanoseconds.
+//
+// # Access tokens
+//
+// [Manager.Issue] issues a token for a subject, optionally for a client,
+// with scopes, a lifetime and metadata; [Manager.Verify] checks one with a
+// single store read. [Manager] implements [authkit.Authenticator]: it claims
+// bearer tokens with its access prefix and leaves anything else (a JWT) to
+// the next Authenticator with [authkit.ErrNoCredentials].
+//
+//	tokens := token.New(st)
+//	mux.Handle("/api/", authkit.Require(tokens)(api))
+//
+// A subject's tokens are listed in a capped per-subject index
+// ([Manager.List], [Manager.RevokeID]); [Manager.RevokeSubject] ends them
+// all, with refresh families and one-time tokens — call it on password
+// change ([authkit.RevokeSubject] calls every mechanism's).
+//
+// # Refresh tokens
+//
+// [Manager.IssueRefresh] starts a family: the chain of refresh tokens that
+// descend from one sign-in. [Manager.Refresh] consumes a refresh token and
+// returns its successor, rotating the family in one CompareAndSwap, so that
+// concurrent uses of one token yield exactly one rotation. Presenting a
+// token already rotated out is reuse (RFC 9700 §4.14.2): one of the two
+// holders is a thief, so the whole family is revoked, with the access tokens
+// issued from it, [authkit.EventRefreshReuse] is reported, and the caller
+// gets [ErrReused].
+//
+// The refresh API stands on its own, so that another access credential —
+// the jwt package's JWTs — can pair with it:
+//
+//	rt, fam, err := tokens.IssueRefresh(ctx, userID, token.FamilyOptions{Scopes: scopes})
+//	// sign a short-lived JWT with sub = fam.Subject and a claim fam.ID
+//	next, fam, err := tokens.Refresh(ctx, token.Token(presented), clientID)
+//
+// [Manager.IssuePair] and [Manager.RefreshPair] do the same with an opaque
+// access token, tied to the family so that revoking the family deletes it.
+//
+// A family ends when it has not been rotated for Config.RefreshIdleTimeout,
+// at Config.RefreshLifetime after its creation whatever happens, or when
+// revoked ([Manager.RevokeFamily], [Manager.Revoke], [Manager.RevokeSubject]).
+//
+// With the default Config.Grace of zero, any second use of a refresh token
+// revokes its family — including a client's retry after a lost response.
+// A short grace window makes such retries return the same successor; the
+// family record holds the successor sealed (AES-256-GCM) under a key derived
+// (HKDF-SHA256) from the predecessor, so only the predecessor's holder can
+// open it and a store dump reveals nothing. The window's risk is documented
+// on [Config.Grace].
+//
+// # One-time tokens
+//
+// [Manager.IssueOneTime] issues a short-lived, single-use token bound to a
+// purpose ([PurposePasswordReset], [PurposeEmailVerification], or your own);
+// [Manager.Consume] redeems it once, atomically, for that purpose only, and
+// returns the subject and data it was issued with.
+//
+// # Revocation endpoint
+//
+// [Manager.RevocationHandler] serves RFC 7009 token revocation: it
+// authenticates the client with a hook, revokes the token only if it was
+// issued to that client, and answers 200 for unknown tokens as the RFC
+// requires.
+//
+// # Records
+//
+// Every record starts with a version byte and a kind byte and carries its
+// own deadlines; decoders bound every length before allocating. A record a
+// decoder cannot read is [ErrCorrupt], a server-side failure rather than a
+// bad credential. Keys: "tok:" access tokens, "ott:" one-time tokens, "rtf:"
+// refresh families, "tidx:" and "rtfidx:" per-subject indexes. Every key
+// ends in a SHA-256, so keys show neither tokens nor user IDs, and no value
+// holds a token or anything from which one could be rebuilt.
+package token

@@ -1,0 +1,155 @@
+package token
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/authkit/authkit"
+	"github.com/authkit/authkit/internal/index"
+	"github.com/authkit/authkit/store"
+)
+
+// Purposes of one-time tokens. Any 1..MaxPurposeLen printable ASCII string
+// will do; a token verifies only for the purpose it was issued for.
+const (
+	PurposePasswordReset     = "password_reset"
+	PurposeEmailVerification = "email_verification"
+)
+
+// OneTimeOptions describes a one-time token to issue.
+type OneTimeOptions struct {
+	// TTL is the token's lifetime. Zero means Config.OneTimeTTL; at most
+	// MaxOneTimeTTL.
+	TTL time.Duration
+	// Data is returned by Consume: the email address being verified, say.
+	// At most MaxOneTimeData bytes. It is stored in clear: no secrets.
+	Data []byte
+}
+
+// OneTime is what a consumed one-time token was issued with.
+type OneTime struct {
+	Subject string
+	Purpose string
+	Data    []byte
+	Created time.Time
+	Expires time.Time
+}
+
+// IssueOneTime issues a single-use token for subject, bound to purpose, for
+// links such as password reset and email verification. Consume redeems it
+// once, for that purpose only. The store holds only a SHA-256 of the token
+// and purpose. One-time tokens count towards Config.MaxTokens and are
+// revoked by RevokeSubject.
+func (m *Manager) IssueOneTime(ctx context.Context, subject, purpose string, opts OneTimeOptions) (Token, error) {
+	if !validSubject(subject) {
+		return "", fmt.Errorf("%w: subject must be 1..%d bytes of UTF-8", ErrInvalidOptions, MaxSubjectLen)
+	}
+	if !validPurpose(purpose) {
+		return "", fmt.Errorf("%w: purpose must be 1..%d printable ASCII characters", ErrInvalidOptions, MaxPurposeLen)
+	}
+	if len(opts.Data) > MaxOneTimeData {
+		return "", fmt.Errorf("%w: more than %d bytes of data", ErrInvalidOptions, MaxOneTimeData)
+	}
+	ttl := opts.TTL
+	if ttl == 0 {
+		ttl = m.cfg.OneTimeTTL
+	}
+	if ttl < 0 || ttl > MaxOneTimeTTL {
+		return "", fmt.Errorf("%w: TTL must be in (0, %v]", ErrInvalidOptions, MaxOneTimeTTL)
+	}
+	now := m.now()
+	rec := &oneTimeRecord{created: now, expires: now.Add(ttl), purpose: purpose, subject: subject}
+	if len(opts.Data) > 0 {
+		rec.data = append([]byte(nil), opts.Data...)
+	}
+	t := newToken(m.cfg.OneTimePrefix, "")
+	key := oneTimeKey(purpose, t)
+	if err := m.st.Set(ctx, string(key), encodeOneTime(rec), rec.expires); err != nil {
+		return "", fmt.Errorf("token: issue: %w", err)
+	}
+	evicted, err := m.tokens.Add(ctx, subject, index.Member{ID: string(key), Created: now, Expires: rec.expires, Data: []byte(purpose)})
+	if err != nil {
+		m.cleanup(ctx, m.st.Delete(ctx, string(key)))
+		return "", fmt.Errorf("token: issue: %w", err)
+	}
+	m.dropTokens(ctx, evicted)
+	return t, nil
+}
+
+// Consume redeems a one-time token for purpose: it returns what the token
+// was issued with and deletes it atomically, so of concurrent attempts
+// exactly one succeeds. A token issued for another purpose is unknown here.
+//
+// Errors: ErrMalformed (no store access), ErrNotFound (unknown, used, or
+// for another purpose), ErrExpired — all matching
+// authkit.ErrInvalidCredentials — ErrInvalidOptions for an invalid purpose,
+// or a store failure.
+func (m *Manager) Consume(ctx context.Context, presented Token, purpose string) (OneTime, error) {
+	if !validPurpose(purpose) {
+		return OneTime{}, fmt.Errorf("%w: purpose must be 1..%d printable ASCII characters", ErrInvalidOptions, MaxPurposeLen)
+	}
+	if !wellFormed(presented, m.cfg.OneTimePrefix, secretLen) {
+		m.emit(ctx, authkit.EventRejected, "", "malformed")
+		return OneTime{}, ErrMalformed
+	}
+	key := oneTimeKey(purpose, presented)
+	raw, err := m.st.Get(ctx, string(key))
+	if errors.Is(err, store.ErrNotFound) {
+		m.emit(ctx, authkit.EventRejected, "", "unknown")
+		return OneTime{}, ErrNotFound
+	}
+	if err != nil {
+		return OneTime{}, fmt.Errorf("token: consume: %w", err)
+	}
+	rec, err := decodeOneTime(raw)
+	if err != nil {
+		return OneTime{}, err
+	}
+	if rec.purpose != purpose { // the key binds the purpose; this is a second check
+		return OneTime{}, ErrNotFound
+	}
+	// Delete only the value read: of concurrent consumers, one wins.
+	ok, err := m.st.CompareAndSwap(ctx, string(key), raw, nil, time.Time{})
+	if err != nil {
+		return OneTime{}, fmt.Errorf("token: consume: %w", err)
+	}
+	if !ok {
+		m.emit(ctx, authkit.EventRejected, rec.subject, "unknown")
+		return OneTime{}, ErrNotFound
+	}
+	m.cleanup(ctx, m.tokens.Remove(ctx, rec.subject, string(key)))
+	if !m.now().Before(rec.expires) {
+		m.emit(ctx, authkit.EventRejected, rec.subject, "expired")
+		return OneTime{}, ErrExpired
+	}
+	return OneTime{Subject: rec.subject, Purpose: rec.purpose, Data: rec.data, Created: rec.created, Expires: rec.expires}, nil
+}
+
+// RevokeOneTime deletes subject's unused one-time tokens for purpose: after
+// a password reset, the other reset links sent to the same person.
+func (m *Manager) RevokeOneTime(ctx context.Context, subject, purpose string) error {
+	members, err := m.tokens.List(ctx, subject)
+	if err != nil {
+		return fmt.Errorf("token: revoke: %w", err)
+	}
+	var done []string
+	for _, mb := range members {
+		if len(mb.ID) < len(oneTimeNS) || mb.ID[:len(oneTimeNS)] != oneTimeNS || string(mb.Data) != purpose {
+			continue
+		}
+		if err := m.st.Delete(ctx, mb.ID); err != nil {
+			return fmt.Errorf("token: revoke: %w", err)
+		}
+		done = append(done, mb.ID)
+	}
+	if len(done) == 0 {
+		return nil
+	}
+	if err := m.tokens.Remove(ctx, subject, done...); err != nil {
+		return fmt.Errorf("token: revoke: %w", err)
+	}
+	m.emit(ctx, authkit.EventRevoke, subject, "one_time")
+	return nil
+}
