@@ -56,16 +56,16 @@ type accessRecord struct {
 // family keeps its identity and deadlines but none of its hashes, sealed
 // successor or access tokens.
 type familyRecord struct {
-	revoked                                        bool
-	gen                                            uint64 // rotations so far
+	revoked                                          bool
+	gen                                              uint64 // rotations so far
 	created, authTime, rotated, idleExpires, expires time.Time
-	subject, clientID                              string
-	scopes                                         []string
-	metadata                                       map[string]string
-	cur, prev                                      [sha256.Size]byte // hashes of the current and previous refresh tokens
-	history                                        [][historyLen]byte
-	sealed                                         []byte // the current token sealed under the previous one's key, or nil
-	access                                         []accessRef
+	subject, clientID                                string
+	scopes                                           []string
+	metadata                                         map[string]string
+	cur, prev                                        [sha256.Size]byte // hashes of the current and previous refresh tokens
+	history                                          [][historyLen]byte
+	sealed                                           []byte // the current token sealed under the previous one's key, or nil
+	access                                           []accessRef
 }
 
 // accessRef is an access token issued from a family.

@@ -108,8 +108,8 @@ func (m *Manager) startFamily(ctx context.Context, subject string, opts FamilyOp
 	rt := newToken(m.cfg.RefreshPrefix, loc)
 	f := &familyRecord{
 		created: now, authTime: opts.AuthTime, rotated: now,
-		expires:  now.Add(m.cfg.RefreshLifetime),
-		subject:  subject, clientID: opts.ClientID,
+		expires: now.Add(m.cfg.RefreshLifetime),
+		subject: subject, clientID: opts.ClientID,
 		scopes: cloneScopes(opts.Scopes), metadata: cloneMeta(opts.Metadata),
 		cur: sha256.Sum256([]byte(rt)),
 	}
