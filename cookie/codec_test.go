@@ -2,6 +2,7 @@ package cookie
 
 import (
 	"bytes"
+	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -11,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/chacha20poly1305"
 )
 
 var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
@@ -637,4 +640,60 @@ func TestCodecAllocs(t *testing.T) {
 			t.Errorf("%s round trip: %v allocations, want at most 3", m.name, allocs)
 		}
 	}
+}
+
+// TestFormat rebuilds both formats from the documented derivation and layout
+// with independent code, so the wire format cannot drift unnoticed.
+func TestFormat(t *testing.T) {
+	s := secret(5)
+	name := "__Host-n"
+	c := newCodec(t, &clock{now: t0}, Key{ID: 0x01020304, Secret: s})
+	wantHeader := func(format byte) []byte {
+		h := []byte{format, 1, 2, 3, 4}
+		return binary.BigEndian.AppendUint64(h, uint64(t0.Add(time.Minute).UnixMilli()))
+	}
+
+	t.Run("seal", func(t *testing.T) {
+		v, err := c.Seal(name, []byte("payload"), time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw := rawOf(t, v)
+		if !bytes.Equal(raw[:13], wantHeader(1)) || len(raw) != 13+24+7+16 {
+			t.Fatalf("raw = %x", raw)
+		}
+		key, err := hkdf.Key(sha256.New, s, nil, "authkit/cookie v1 seal XChaCha20-Poly1305", 32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		aead, err := chacha20poly1305.NewX(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pt, err := aead.Open(nil, raw[13:37], raw[37:], append(bytes.Clone(raw[:13]), name...))
+		if err != nil || string(pt) != "payload" {
+			t.Fatalf("independent open: %q, %v", pt, err)
+		}
+	})
+	t.Run("sign", func(t *testing.T) {
+		v, err := c.Sign(name, []byte("payload"), time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw := rawOf(t, v)
+		if !bytes.Equal(raw[:13], wantHeader(2)) || string(raw[13:20]) != "payload" || len(raw) != 13+7+32 {
+			t.Fatalf("raw = %x", raw)
+		}
+		key, err := hkdf.Key(sha256.New, s, nil, "authkit/cookie v1 sign HMAC-SHA256", 32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := hmac.New(sha256.New, key)
+		m.Write([]byte{0, byte(len(name))})
+		m.Write([]byte(name))
+		m.Write(raw[:20])
+		if !hmac.Equal(m.Sum(nil), raw[20:]) {
+			t.Fatal("independent MAC differs")
+		}
+	})
 }
