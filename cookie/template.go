@@ -352,12 +352,17 @@ func checkName(name string) error {
 }
 
 // isTokenByte reports whether c is an RFC 7230 tchar.
-func isTokenByte(c byte) bool {
-	if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' {
-		return true
+func isTokenByte(c byte) bool { return tokenBytes[c] }
+
+// tokenBytes[c] reports whether c is an RFC 7230 tchar: a letter, a digit or
+// one of !#$%&'*+-.^_`|~.
+var tokenBytes = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			strings.IndexByte("!#$%&'*+-.^_`|~", byte(c)) >= 0
 	}
-	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
-}
+	return t
+}()
 
 // checkValue reports whether v consists of RFC 6265 cookie-octets.
 func checkValue(v string) error {
