@@ -30,7 +30,8 @@ const (
 //
 //   - MySQL/MariaDB: an error in the chain that is a struct with a uint16
 //     field Number (go-sql-driver's *mysql.MySQLError) equal to 1213
-//     (ER_LOCK_DEADLOCK), or whose message starts with "Error 1213";
+//     (ER_LOCK_DEADLOCK), or, failing that, a message with go-sql-driver's
+//     rendering of it ("Error 1213 (40001): …");
 //   - PostgreSQL: an error with a SQLState() string method (pgx's
 //     *pgconn.PgError, lib/pq's *pq.Error) reporting 40P01 or 40001;
 //   - SQLite: an error with a Code() int method (modernc.org/sqlite's
@@ -63,7 +64,7 @@ func (d Dialect) retryable(err error) bool {
 		if found {
 			return true
 		}
-		return strings.HasPrefix(err.Error(), "Error 1213") || strings.Contains(err.Error(), ": Error 1213")
+		return hasMySQLCode(err.Error(), "1213")
 	case SQLite:
 		var e interface{ Code() int }
 		if errors.As(err, &e) {
@@ -76,6 +77,25 @@ func (d Dialect) retryable(err error) bool {
 		return strings.Contains(msg, "database is locked") || strings.Contains(msg, "database table is locked")
 	}
 	return false
+}
+
+// hasMySQLCode reports whether msg contains go-sql-driver's rendering of a
+// server error with the given number: "Error 1213 (40001): …" or
+// "Error 1213: …", at the start or after ": ".
+func hasMySQLCode(msg, code string) bool {
+	for i := 0; ; {
+		j := strings.Index(msg[i:], "Error "+code)
+		if j < 0 {
+			return false
+		}
+		j += i
+		end := j + len("Error "+code)
+		atStart := j == 0 || strings.HasSuffix(msg[:j], ": ")
+		if atStart && (end == len(msg) || msg[end] == ' ' || msg[end] == ':') {
+			return true
+		}
+		i = end
+	}
 }
 
 // walk calls f on err and every error it wraps, depth first, until f
