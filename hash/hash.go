@@ -239,7 +239,7 @@ func (p *params) memoryKiB() int64 {
 }
 
 // Hasher hashes and verifies passwords under one policy. It is safe for
-// concurrent use.
+// concurrent use. Create one with [New]; the zero Hasher is not usable.
 type Hasher struct {
 	policy  params
 	peppers []Pepper

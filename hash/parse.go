@@ -149,7 +149,7 @@ func phcTail(rest []string, s *stored) error {
 	}
 	if len(rest) > 0 {
 		if strings.HasPrefix(rest[0], "data=") {
-			return unsupported("argon2 associated data")
+			return unsupported("associated data (data=) parameter")
 		}
 		return invalid("unexpected parameter")
 	}
