@@ -1,0 +1,350 @@
+package jwt
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/authkit/authkit"
+	"github.com/authkit/authkit/store"
+)
+
+// Revocation
+//
+// All revocation state of one subject lives in one store record under
+// "jrev:" + base64url(SHA-256(subject)), so a verification costs at most one
+// store read. Version 1 of the record is:
+//
+//	[0]       version (1)
+//	[1:9]     watermark, Unix ms (0: none)
+//	[9:17]    watermark kept until, Unix ms
+//	[17:19]   entry count n
+//	n × 25    kind (1 jti, 2 family) | first 16 bytes of SHA-256(value) | kept until, Unix ms
+//
+// Entries are kept until the last token they can match has expired (exp +
+// leeway for a jti; revocation time + MaxLifetime + leeway for a family and
+// for the watermark), pruned on every update, and capped at MaxRevocations.
+
+const (
+	recordVersion    = 1
+	recordHeaderLen  = 19
+	recordEntryLen   = 25
+	kindJTI          = 1
+	kindFamily       = 2
+	maxUpdateRetries = 8
+)
+
+type revEntry struct {
+	kind  byte
+	hash  [16]byte
+	until int64
+}
+
+type record struct {
+	watermark int64
+	wmUntil   int64
+	entries   []revEntry
+}
+
+var errCorruptRecord = errors.New("jwt: corrupt revocation record")
+
+func parseRecord(b []byte) (*record, error) {
+	if len(b) < recordHeaderLen || b[0] != recordVersion {
+		return nil, errCorruptRecord
+	}
+	n := int(binary.BigEndian.Uint16(b[17:19]))
+	if len(b) != recordHeaderLen+n*recordEntryLen {
+		return nil, errCorruptRecord
+	}
+	r := &record{
+		watermark: int64(binary.BigEndian.Uint64(b[1:9])),
+		wmUntil:   int64(binary.BigEndian.Uint64(b[9:17])),
+		entries:   make([]revEntry, n),
+	}
+	for i := range r.entries {
+		e := b[recordHeaderLen+i*recordEntryLen:]
+		r.entries[i].kind = e[0]
+		copy(r.entries[i].hash[:], e[1:17])
+		r.entries[i].until = int64(binary.BigEndian.Uint64(e[17:25]))
+	}
+	return r, nil
+}
+
+// encode returns the record and the time it can be dropped, or nil when it
+// holds nothing.
+func (r *record) encode() ([]byte, int64) {
+	if r.watermark == 0 && len(r.entries) == 0 {
+		return nil, 0
+	}
+	b := make([]byte, recordHeaderLen, recordHeaderLen+len(r.entries)*recordEntryLen)
+	b[0] = recordVersion
+	binary.BigEndian.PutUint64(b[1:9], uint64(r.watermark))
+	binary.BigEndian.PutUint64(b[9:17], uint64(r.wmUntil))
+	binary.BigEndian.PutUint16(b[17:19], uint16(len(r.entries)))
+	until := r.wmUntil
+	for _, e := range r.entries {
+		b = append(b, e.kind)
+		b = append(b, e.hash[:]...)
+		b = binary.BigEndian.AppendUint64(b, uint64(e.until))
+		until = max(until, e.until)
+	}
+	return b, until
+}
+
+func (r *record) prune(now int64) {
+	if r.watermark != 0 && r.wmUntil <= now {
+		r.watermark, r.wmUntil = 0, 0
+	}
+	kept := r.entries[:0]
+	for _, e := range r.entries {
+		if e.until > now {
+			kept = append(kept, e)
+		}
+	}
+	r.entries = kept
+}
+
+func (r *record) add(kind byte, h [16]byte, until int64) {
+	for i, e := range r.entries {
+		if e.kind == kind && e.hash == h {
+			r.entries[i].until = max(e.until, until)
+			return
+		}
+	}
+	r.entries = append(r.entries, revEntry{kind: kind, hash: h, until: until})
+}
+
+func (r *record) raiseWatermark(now, until int64) {
+	r.watermark = max(r.watermark, now)
+	r.wmUntil = max(r.wmUntil, until)
+}
+
+func revHash(kind byte, v string) [16]byte {
+	var buf [128]byte
+	var sum [32]byte
+	if len(v)+1 <= len(buf) {
+		buf[0] = kind
+		n := copy(buf[1:], v)
+		sum = sha256.Sum256(buf[:1+n])
+	} else {
+		sum = sha256.Sum256(append([]byte{kind}, v...))
+	}
+	return [16]byte(sum[:16])
+}
+
+// checkRevoked reads e's subject record and refuses the token if it is
+// revoked. A store failure is returned as is (not a verdict on the token).
+func (v *Verifier) checkRevoked(ctx context.Context, e *entry, now int64) error {
+	if !v.revoking {
+		return nil
+	}
+	b, err := v.cfg.Store.Get(ctx, e.revKey)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("jwt: reading revocation record: %w", err)
+	}
+	rej, err := revokedBy(b, e)
+	if err != nil {
+		return err
+	}
+	if rej != nil {
+		v.emitRejected(ctx, rej, e.claims.Subject)
+		return rej
+	}
+	return nil
+}
+
+// revokedBy checks the encoded record b against e without decoding it into
+// a record.
+func revokedBy(b []byte, e *entry) (*rejection, error) {
+	if len(b) < recordHeaderLen || b[0] != recordVersion {
+		return nil, errCorruptRecord
+	}
+	n := int(binary.BigEndian.Uint16(b[17:19]))
+	if len(b) != recordHeaderLen+n*recordEntryLen {
+		return nil, errCorruptRecord
+	}
+	// The watermark is a Unix millisecond W. A token is revoked when its iat,
+	// read to the millisecond, is at or before W. An iat in whole seconds S
+	// reads as S×1000, the earliest instant it may stand for, so a token
+	// with iat S is revoked by any watermark in [S s, S+1 s): it may have been
+	// issued before the revocation, and the verifier cannot tell.
+	if wm := int64(binary.BigEndian.Uint64(b[1:9])); wm != 0 && e.iat <= wm {
+		return errRevokedSubject, nil
+	}
+	if n == 0 || e.claims.ID == "" && e.claims.FamilyID == "" {
+		return nil, nil
+	}
+	var jh, fh [16]byte
+	if e.claims.ID != "" {
+		jh = revHash(kindJTI, e.claims.ID)
+	}
+	if e.claims.FamilyID != "" {
+		fh = revHash(kindFamily, e.claims.FamilyID)
+	}
+	for i := range n {
+		x := b[recordHeaderLen+i*recordEntryLen:]
+		switch {
+		case x[0] == kindJTI && e.claims.ID != "" && bytes.Equal(x[1:17], jh[:]):
+			return errRevokedJTI, nil
+		case x[0] == kindFamily && e.claims.FamilyID != "" && bytes.Equal(x[1:17], fh[:]):
+			return errRevokedFamily, nil
+		}
+	}
+	return nil, nil
+}
+
+// update applies fn to subject's record with a CompareAndSwap loop: read,
+// prune, change, cap, write if unchanged, retry with jittered backoff.
+func (v *Verifier) update(ctx context.Context, subject string, fn func(r *record, now int64)) error {
+	if !v.revoking {
+		return ErrRevocationDisabled
+	}
+	if subject == "" {
+		return fmt.Errorf("%w: empty subject", ErrInvalidClaims)
+	}
+	key := revocationKey(subject)
+	st := v.cfg.Store
+	for attempt := range maxUpdateRetries {
+		old, err := st.Get(ctx, key)
+		var r *record
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			old, r = nil, &record{}
+		case err != nil:
+			return fmt.Errorf("jwt: reading revocation record: %w", err)
+		default:
+			if r, err = parseRecord(old); err != nil {
+				return err
+			}
+		}
+		now := v.now().UnixMilli()
+		r.prune(now)
+		fn(r, now)
+		if len(r.entries) > v.maxRev {
+			// Collapse: revoke everything the subject holds so far.
+			r.entries = nil
+			r.raiseWatermark(now, now+v.maxLife+v.leeway)
+		}
+		nb, until := r.encode()
+		if nb == nil && old == nil {
+			return nil
+		}
+		ok, err := st.CompareAndSwap(ctx, key, old, nb, time.UnixMilli(until))
+		if err != nil {
+			return fmt.Errorf("jwt: writing revocation record: %w", err)
+		}
+		if ok {
+			return nil
+		}
+		backoff := time.Duration(rand.Int64N(int64(time.Millisecond) << attempt))
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return ErrConflict
+}
+
+// RevokeSubject implements [authkit.Revoker]: it revokes every token issued
+// to subject up to now, for "log out everywhere", a password change or an
+// account disable. Tokens issued afterwards are not affected.
+//
+// It stores a watermark W, the current Unix time in milliseconds, and
+// Verify refuses any token of the subject whose iat is at or before W. An
+// [Issuer] writes iat to the millisecond, so its tokens issued one
+// millisecond or more after the revocation pass. An iat in whole seconds
+// (other issuers) is read as the start of its second: a token issued in the
+// same second as the revocation, before or after it, is refused — it cannot
+// be told apart from one issued just before — and tokens from the next
+// second on pass. The comparison uses the clocks of the revoking and the
+// issuing servers; keep them synchronized.
+func (v *Verifier) RevokeSubject(ctx context.Context, subject string) error {
+	err := v.update(ctx, subject, func(r *record, now int64) {
+		r.raiseWatermark(now, now+v.maxLife+v.leeway)
+	})
+	v.emitRevoke(ctx, subject, "subject", err)
+	return err
+}
+
+// RevokeJTI revokes the token of subject whose jti is jti. expiresAt is the
+// token's exp, until which (plus leeway) the revocation is kept; zero
+// means the longest a token may live (MaxLifetime from now).
+func (v *Verifier) RevokeJTI(ctx context.Context, subject, jti string, expiresAt time.Time) error {
+	if jti == "" {
+		return fmt.Errorf("%w: empty jti", ErrInvalidClaims)
+	}
+	h := revHash(kindJTI, jti)
+	err := v.update(ctx, subject, func(r *record, now int64) {
+		until := now + v.maxLife + v.leeway
+		if !expiresAt.IsZero() {
+			until = min(until, expiresAt.UnixMilli()+v.leeway)
+		}
+		if until > now {
+			r.add(kindJTI, h, until)
+		}
+	})
+	v.emitRevoke(ctx, subject, "jti", err)
+	return err
+}
+
+// RevokeFamily revokes every token of subject whose fid claim is familyID:
+// the access tokens issued from one refresh-token family. It is kept for
+// MaxLifetime (plus leeway), by when every token issued from the family so
+// far has expired; the family's refresh tokens must be revoked too (the
+// token package does so on reuse), so that no new ones are issued.
+func (v *Verifier) RevokeFamily(ctx context.Context, subject, familyID string) error {
+	if familyID == "" {
+		return fmt.Errorf("%w: empty family ID", ErrInvalidClaims)
+	}
+	h := revHash(kindFamily, familyID)
+	err := v.update(ctx, subject, func(r *record, now int64) {
+		r.add(kindFamily, h, now+v.maxLife+v.leeway)
+	})
+	v.emitRevoke(ctx, subject, "family", err)
+	return err
+}
+
+// RevokeToken verifies token and revokes its jti, for logging out one
+// access token (or an RFC 7009 revocation endpoint). A token that is
+// already expired or revoked needs nothing and returns nil; a token that
+// does not verify returns the verification error; a valid token without a
+// jti is an error matching ErrInvalidClaims.
+func (v *Verifier) RevokeToken(ctx context.Context, token string) error {
+	if !v.revoking {
+		return ErrRevocationDisabled
+	}
+	c, err := v.Verify(ctx, token)
+	switch {
+	case errors.Is(err, ErrExpired), errors.Is(err, ErrRevoked):
+		return nil
+	case err != nil:
+		return err
+	case c.ID == "":
+		return errRevocationNoJTI
+	}
+	return v.RevokeJTI(ctx, c.Subject, c.ID, c.ExpiresAt)
+}
+
+func (v *Verifier) emitRevoke(ctx context.Context, subject, reason string, err error) {
+	if err != nil || v.cfg.Events == nil {
+		return
+	}
+	v.cfg.Events(ctx, authkit.Event{
+		Type:    authkit.EventRevoke,
+		Time:    v.now(),
+		Method:  "jwt",
+		Subject: subject,
+		Reason:  reason,
+	})
+}

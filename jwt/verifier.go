@@ -1,0 +1,845 @@
+package jwt
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"maps"
+	"net/http"
+	"reflect"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/authkit/authkit"
+	"github.com/authkit/authkit/internal/keyhash"
+	"github.com/authkit/authkit/store"
+)
+
+// Defaults and bounds of [Config].
+const (
+	DefaultMaxTokenSize   = 8 << 10   // bytes
+	MaxMaxTokenSize       = 64 << 10  // the largest MaxTokenSize allowed
+	DefaultMaxLifetime    = 24 * time.Hour
+	MaxLeeway             = 5 * time.Minute
+	DefaultCacheSize      = 10000 // verified tokens
+	DefaultMaxRevocations = 256   // revoked jtis and families per subject
+)
+
+// Config configures a [Verifier]. The zero value plus a Store is valid and
+// strict. A config must not be changed after it is passed to [NewVerifier].
+type Config struct {
+	// Issuer, when set, is the iss every token must carry, compared exactly.
+	Issuer string
+
+	// Audience, when set, must appear in every token's aud (a string, or an
+	// array containing it), compared exactly.
+	Audience string
+
+	// Types lists the accepted typ headers, compared case-insensitively with
+	// an optional "application/" prefix (RFC 7515 §4.1.9). Nil means
+	// {DefaultType}: only "at+jwt" access tokens (RFC 9068). Include "" to
+	// accept tokens without typ, as some issuers send.
+	Types []string
+
+	// Leeway is the clock skew tolerated on exp, nbf, iat and auth_time, from
+	// 0 (the default: none) to MaxLeeway (5 minutes).
+	Leeway time.Duration
+
+	// MaxLifetime is the largest exp - iat accepted. Zero means
+	// DefaultMaxLifetime (24 hours). It also bounds how long revocation
+	// records are kept.
+	MaxLifetime time.Duration
+
+	// MaxTokenSize is the longest token accepted, in bytes, checked before
+	// any decoding. Zero means DefaultMaxTokenSize (8 KiB); at most
+	// MaxMaxTokenSize.
+	MaxTokenSize int
+
+	// Store holds revocation records, read on every verification (at most
+	// one Get per token). Required unless DisableRevocation is set.
+	Store store.Store
+
+	// DisableRevocation turns revocation checks off: no Store is read, and
+	// the Revoke methods return ErrRevocationDisabled. A token then stays
+	// valid until it expires whatever happens to its subject. For purely
+	// stateless use and benchmarks only.
+	DisableRevocation bool
+
+	// MaxRevocations caps the revoked jtis and families kept per subject.
+	// When an update would exceed it, the record collapses into a
+	// subject-wide watermark at the current time: every token the subject
+	// holds is revoked (more than asked, never less). Zero means
+	// DefaultMaxRevocations (256).
+	MaxRevocations int
+
+	// CacheSize bounds the verified-token cache, in tokens. Zero means
+	// DefaultCacheSize; a negative value disables the cache.
+	CacheSize int
+
+	// IdentityClaims names claims copied, decoded as by encoding/json into
+	// an any, into Identity.Claims by Authenticate (for example "client_id",
+	// "iss", "jti"). Nil leaves Identity.Claims nil.
+	IdentityClaims []string
+
+	// Events, when set, receives EventRejected for refused tokens (Reason is
+	// a short code such as "expired", "signature", "revoked") and
+	// EventRevoke for revocations.
+	Events authkit.EventFunc
+
+	// Now returns the current time. Nil means time.Now.
+	Now func() time.Time
+}
+
+// Verifier checks JWTs strictly (RFC 8725) against a [KeySource], with
+// revocation and a verified-token cache. It implements
+// [authkit.Authenticator] (Method "jwt") and [authkit.Revoker]. It is safe
+// for concurrent use.
+type Verifier struct {
+	keys     KeySource
+	cfg      Config
+	types    []string // normalized: lower case, no "application/"
+	anyType  bool     // "" in Types: a missing typ is accepted
+	leeway   int64    // ms
+	maxLife  int64    // ms
+	maxSize  int
+	maxRev   int
+	extras   []string
+	cache    *tokenCache
+	lastGen  atomic.Uint64
+	now      func() time.Time
+	revoking bool
+}
+
+// NewVerifier returns a Verifier checking tokens against keys. It panics if
+// keys is nil or cfg is invalid: a leeway that is negative or over
+// MaxLeeway, a negative MaxLifetime, MaxRevocations or MaxTokenSize, a
+// MaxTokenSize over MaxMaxTokenSize, or no Store without DisableRevocation.
+func NewVerifier(keys KeySource, cfg Config) *Verifier {
+	if keys == nil || reflect.ValueOf(keys).IsNil() {
+		panic("jwt: NewVerifier needs a KeySource")
+	}
+	if cfg.Leeway < 0 || cfg.Leeway > MaxLeeway {
+		panic("jwt: Config.Leeway must be between 0 and MaxLeeway")
+	}
+	if cfg.MaxLifetime < 0 || cfg.MaxTokenSize < 0 || cfg.MaxTokenSize > MaxMaxTokenSize || cfg.MaxRevocations < 0 {
+		panic("jwt: Config.MaxLifetime, MaxTokenSize or MaxRevocations out of range")
+	}
+	if cfg.Store == nil && !cfg.DisableRevocation {
+		panic("jwt: Config.Store is required unless DisableRevocation is set")
+	}
+	v := &Verifier{keys: keys, cfg: cfg, revoking: !cfg.DisableRevocation}
+	v.leeway = cfg.Leeway.Milliseconds()
+	v.maxLife = cfg.MaxLifetime.Milliseconds()
+	if v.maxLife == 0 {
+		v.maxLife = DefaultMaxLifetime.Milliseconds()
+	}
+	v.maxSize = cfg.MaxTokenSize
+	if v.maxSize == 0 {
+		v.maxSize = DefaultMaxTokenSize
+	}
+	v.maxRev = cfg.MaxRevocations
+	if v.maxRev == 0 {
+		v.maxRev = DefaultMaxRevocations
+	}
+	types := cfg.Types
+	if types == nil {
+		types = []string{DefaultType}
+	}
+	for _, t := range types {
+		if t == "" {
+			v.anyType = true
+			continue
+		}
+		v.types = append(v.types, strings.ToLower(stripApplication(t)))
+	}
+	v.extras = append([]string(nil), cfg.IdentityClaims...)
+	switch {
+	case cfg.CacheSize == 0:
+		v.cache = newTokenCache(DefaultCacheSize)
+	case cfg.CacheSize > 0:
+		v.cache = newTokenCache(cfg.CacheSize)
+	}
+	v.now = cfg.Now
+	if v.now == nil {
+		v.now = time.Now
+	}
+	return v
+}
+
+func stripApplication(t string) string {
+	const p = "application/"
+	if len(t) > len(p) && strings.EqualFold(t[:len(p)], p) {
+		return t[len(p):]
+	}
+	return t
+}
+
+// Claims are the registered claims of a verified token. A Verifier may hand
+// the same Claims to several callers (from its cache): treat it, and its
+// slices, as read-only.
+type Claims struct {
+	Issuer    string    // iss; "" when absent
+	Subject   string    // sub; always present
+	Audience  []string  // aud; nil when absent
+	ExpiresAt time.Time // exp; always present
+	NotBefore time.Time // nbf; zero when absent
+	IssuedAt  time.Time // iat, to the millisecond; always present
+	AuthTime  time.Time // auth_time; zero when absent
+	ID        string    // jti; "" when absent
+	Scopes    []string  // the space-separated scope claim, split; nil when absent
+	FamilyID  string    // fid: the refresh family the token was issued from; "" when absent
+	KeyID     string    // the kid of the key that verified the token
+}
+
+// entry is the outcome of one full verification, kept in the cache.
+type entry struct {
+	claims  Claims
+	payload string // the claims JSON, for typed custom claims
+	gen     uint64
+	exp     int64 // ms
+	nbf     int64 // ms, 0 when absent
+	iat     int64 // ms
+	auth    int64 // ms, 0 when absent
+	revKey  string
+	extras  []member
+	ident   atomic.Pointer[authkit.Identity]
+	custom  atomic.Pointer[customValue]
+}
+
+type member struct{ name, raw string }
+
+type customValue struct{ v any }
+
+// Verify checks token and returns its claims. It returns an error matching
+// one of ErrMalformed, ErrTooLarge, ErrUnsupported, ErrAlgorithm,
+// ErrUnknownKey, ErrSignature, ErrExpired, ErrNotYetValid, ErrInvalidClaims
+// or ErrRevoked — each also matching authkit.ErrInvalidCredentials — or
+// another error when it cannot decide (the revocation store or a remote key
+// set is unreachable).
+//
+// The returned Claims may be shared with other callers; do not modify it.
+//
+// # What is checked
+//
+// The token must be at most MaxTokenSize bytes and a compact JWS: exactly
+// three segments of canonical unpadded base64url (no '=', no '+' or '/', no
+// stray bits). The header must be a strict JSON object with a string alg
+// equal to the selected key's algorithm; kid selects the key (without kid,
+// only a set of one key works); crit, b64 and cty are refused; jwk, jku,
+// x5u, x5c and any other header are ignored, never fetched; typ must be one
+// of Config.Types. The signature must verify. The claims must be a strict
+// JSON object (no duplicate names under case folding, valid UTF-8) with
+// exp, iat and sub; exp, nbf, iat and auth_time must be numbers in
+// (0, 9999-12-31]; exp must be in the future and nbf, iat and auth_time not,
+// give or take Leeway; 0 < exp - iat <= MaxLifetime; iss and aud must match
+// the config when it sets them. Then the subject's revocation record is
+// read, unless revocation is disabled.
+//
+// A token verified once is cached (keyed by its exact text). Later calls
+// with the same token recheck exp, nbf and revocation and skip the rest;
+// retiring a key, or a change of a remote key set, empties the cache.
+func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
+	e, err := v.check(ctx, token, false)
+	if err != nil {
+		return nil, err
+	}
+	return &e.claims, nil
+}
+
+// VerifyClaims is [Verifier.Verify] that also decodes the claims set into a
+// value of the caller's type C (a struct with json tags, or a map) with
+// encoding/json. A claims set that does not decode into C is an error
+// matching ErrMalformed. When C holds no pointers, maps, slices or
+// interfaces, the decoded value is cached with the token; otherwise it is
+// decoded afresh on every call, so the caller owns what it gets.
+func VerifyClaims[C any](ctx context.Context, v *Verifier, token string) (*Claims, C, error) {
+	var zero C
+	e, err := v.check(ctx, token, false)
+	if err != nil {
+		return nil, zero, err
+	}
+	if cv := e.custom.Load(); cv != nil {
+		if c, ok := cv.v.(C); ok {
+			return &e.claims, c, nil
+		}
+	}
+	var c C
+	if err := json.Unmarshal([]byte(e.payload), &c); err != nil {
+		v.emitRejected(ctx, errCustomClaims, e.claims.Subject)
+		return nil, zero, errCustomClaims
+	}
+	if flatType(reflect.TypeFor[C]()) {
+		e.custom.Store(&customValue{v: c})
+	}
+	return &e.claims, c, nil
+}
+
+// Authenticate implements [authkit.Authenticator]. It reads the bearer
+// token with [authkit.BearerToken]; a token that is not JWT-shaped (not
+// three dot-separated base64url segments, such as an opaque token) is
+// authkit.ErrNoCredentials, so that another Authenticator can claim it. A
+// JWT that fails [Verifier.Verify] is an error wrapping
+// authkit.ErrInvalidCredentials; a store failure is another error.
+//
+// The Identity has Method "jwt", Subject from sub, Scopes from scope,
+// AuthTime from auth_time (iat when absent), Expires from exp, and Claims
+// from Config.IdentityClaims.
+func (v *Verifier) Authenticate(r *http.Request) (*authkit.Identity, error) {
+	tok, err := authkit.BearerToken(r)
+	if err != nil {
+		return nil, err
+	}
+	e, err := v.check(r.Context(), tok, true)
+	if err != nil {
+		if err == errNotJWT {
+			return nil, authkit.ErrNoCredentials
+		}
+		return nil, err
+	}
+	p := e.ident.Load()
+	if p == nil {
+		p = v.identity(e)
+		e.ident.Store(p)
+	}
+	id := *p
+	if id.Claims != nil {
+		id.Claims = maps.Clone(id.Claims)
+	}
+	return &id, nil
+}
+
+func (v *Verifier) identity(e *entry) *authkit.Identity {
+	id := &authkit.Identity{
+		Subject:  e.claims.Subject,
+		Method:   "jwt",
+		Scopes:   e.claims.Scopes,
+		AuthTime: e.claims.AuthTime,
+		Expires:  e.claims.ExpiresAt,
+	}
+	if id.AuthTime.IsZero() {
+		id.AuthTime = e.claims.IssuedAt
+	}
+	if len(e.extras) > 0 {
+		id.Claims = make(map[string]any, len(e.extras))
+		for _, m := range e.extras {
+			var x any
+			if json.Unmarshal([]byte(m.raw), &x) == nil {
+				id.Claims[m.name] = x
+			}
+		}
+	}
+	return id
+}
+
+// b64url marks the bytes of the base64url alphabet.
+var b64url = func() (t [256]bool) {
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") {
+		t[c] = true
+	}
+	return t
+}()
+
+// split returns the positions of the two dots of a compact JWS made of
+// base64url segments, header and payload non-empty. It stops at the third
+// dot, so 10,000 dots cost no more than three.
+func split(tok string) (d1, d2 int, ok bool) {
+	d1, d2 = -1, -1
+	for i := 0; i < len(tok); i++ {
+		c := tok[i]
+		if c == '.' {
+			switch {
+			case d1 < 0:
+				d1 = i
+			case d2 < 0:
+				d2 = i
+			default:
+				return 0, 0, false
+			}
+			continue
+		}
+		if !b64url[c] {
+			return 0, 0, false
+		}
+	}
+	return d1, d2, d1 > 0 && d2 > d1+1
+}
+
+// errNotJWT tells Authenticate that a bearer token is of another kind.
+var errNotJWT = errors.New("jwt: not a JWT")
+
+// check verifies token, from the cache when it can. With authn set, a token
+// that is not JWT-shaped is errNotJWT.
+func (v *Verifier) check(ctx context.Context, token string, authn bool) (*entry, error) {
+	if len(token) > v.maxSize {
+		v.emitRejected(ctx, errTooLarge, "")
+		return nil, errTooLarge
+	}
+	idx, err := v.keys.current()
+	if err != nil {
+		if idx = v.keys.miss(ctx); idx == nil {
+			return nil, err
+		}
+	}
+	nowMs := v.now().UnixMilli()
+	if c := v.cache; c != nil {
+		if g := v.lastGen.Load(); g != idx.gen && v.lastGen.CompareAndSwap(g, idx.gen) && g != 0 {
+			c.clear()
+		}
+		if e := c.get(token); e != nil {
+			if e.gen == idx.gen {
+				if rej := v.checkTimes(e, nowMs); rej != nil {
+					c.remove(token, e)
+					v.emitRejected(ctx, rej, e.claims.Subject)
+					return nil, rej
+				}
+				if err := v.checkRevoked(ctx, e, nowMs); err != nil {
+					return nil, err
+				}
+				return e, nil
+			}
+			c.remove(token, e)
+		}
+	}
+	e, err := v.verifyFull(ctx, token, idx, nowMs, authn)
+	if err != nil {
+		return nil, err
+	}
+	if err := v.checkRevoked(ctx, e, nowMs); err != nil {
+		return nil, err
+	}
+	if v.cache != nil {
+		v.cache.put(token, e)
+	}
+	return e, nil
+}
+
+// header is the part of a JOSE header the verifier reads.
+type header struct {
+	alg, kid, typ          string
+	hasAlg, hasKID, hasTyp bool
+}
+
+func parseHeader(s string) (header, *rejection) {
+	var h header
+	sc := scanner{s: s}
+	if !sc.expect('{') {
+		return h, errHeaderJSON
+	}
+	var keys dupCheck
+	for first := true; ; first = false {
+		k, done, ok := sc.next(first, &keys)
+		if !ok {
+			return h, errHeaderJSON
+		}
+		if done {
+			break
+		}
+		var str *string
+		var has *bool
+		switch k {
+		case "alg":
+			str, has = &h.alg, &h.hasAlg
+		case "kid":
+			str, has = &h.kid, &h.hasKID
+		case "typ":
+			str, has = &h.typ, &h.hasTyp
+		case "crit":
+			return h, errCrit
+		case "b64":
+			return h, errB64
+		case "cty":
+			return h, errCty
+		}
+		if str != nil {
+			if sc.peek() != '"' {
+				if k == "alg" {
+					return h, errNoAlg
+				}
+				return h, errHeaderJSON
+			}
+			if *str, ok = sc.str(); !ok {
+				return h, errHeaderJSON
+			}
+			*has = true
+			continue
+		}
+		if !sc.skipValue(1) {
+			return h, errHeaderJSON
+		}
+	}
+	if !sc.atEnd() {
+		return h, errHeaderJSON
+	}
+	return h, nil
+}
+
+// rawClaims is what parseClaims reads.
+type rawClaims struct {
+	iss, sub, jti, scope, fid string
+	hasIss, hasSub, hasScope  bool
+	aud                       []string
+	audOne                    string
+	audKind                   uint8 // 0 absent, 1 string, 2 array
+	exp, nbf, iat, auth       int64 // ms; 0 when absent
+	extras                    []member
+}
+
+func (c *rawClaims) hasAudience(a string) bool {
+	switch c.audKind {
+	case 1:
+		return c.audOne == a
+	case 2:
+		for _, x := range c.aud {
+			if x == a {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func parseClaims(s string, extras []string, c *rawClaims) *rejection {
+	sc := scanner{s: s}
+	if !sc.expect('{') {
+		return errClaimsJSON
+	}
+	var keys dupCheck
+	for first := true; ; first = false {
+		k, done, ok := sc.next(first, &keys)
+		if !ok {
+			return errClaimsJSON
+		}
+		if done {
+			break
+		}
+		start := sc.i
+		switch k {
+		case "iss", "sub", "jti", "scope", "fid":
+			if sc.peek() != '"' {
+				return errClaimType
+			}
+			val, ok := sc.str()
+			if !ok {
+				return errClaimsJSON
+			}
+			switch k {
+			case "iss":
+				c.iss, c.hasIss = val, true
+			case "sub":
+				c.sub, c.hasSub = val, true
+			case "jti":
+				c.jti = val
+			case "scope":
+				c.scope, c.hasScope = val, true
+			case "fid":
+				c.fid = val
+			}
+		case "aud":
+			switch sc.peek() {
+			case '"':
+				if c.audOne, ok = sc.str(); !ok {
+					return errClaimsJSON
+				}
+				c.audKind = 1
+			case '[':
+				sc.i++
+				c.audKind = 2
+				c.aud = []string{}
+				for n := 0; ; n++ {
+					sc.ws()
+					if n == 0 && sc.peek() == ']' {
+						sc.i++
+						break
+					}
+					if sc.peek() != '"' {
+						return errClaimType
+					}
+					a, ok := sc.str()
+					if !ok {
+						return errClaimsJSON
+					}
+					c.aud = append(c.aud, a)
+					sc.ws()
+					if sc.peek() == ',' {
+						sc.i++
+						continue
+					}
+					if sc.peek() == ']' {
+						sc.i++
+						break
+					}
+					return errClaimsJSON
+				}
+			default:
+				return errClaimType
+			}
+		case "exp", "nbf", "iat", "auth_time":
+			if ch := sc.peek(); ch != '-' && (ch < '0' || ch > '9') {
+				return errClaimType
+			}
+			lit, ok := sc.number()
+			if !ok {
+				return errClaimsJSON
+			}
+			ms, ok := numericDate(lit)
+			if !ok {
+				return errClaimType
+			}
+			switch k {
+			case "exp":
+				c.exp = ms
+			case "nbf":
+				c.nbf = ms
+			case "iat":
+				c.iat = ms
+			case "auth_time":
+				c.auth = ms
+			}
+		default:
+			if !sc.skipValue(1) {
+				return errClaimsJSON
+			}
+		}
+		for _, x := range extras {
+			if x == k {
+				c.extras = append(c.extras, member{name: k, raw: s[start:sc.i]})
+				break
+			}
+		}
+	}
+	if !sc.atEnd() {
+		return errClaimsJSON
+	}
+	return nil
+}
+
+var strict = base64.RawURLEncoding.Strict()
+
+// verifyFull runs every check but revocation.
+func (v *Verifier) verifyFull(ctx context.Context, token string, idx *keyIndex, nowMs int64, authn bool) (*entry, error) {
+	d1, d2, ok := split(token)
+	if !ok {
+		if authn {
+			return nil, errNotJWT
+		}
+		v.emitRejected(ctx, errShape, "")
+		return nil, errShape
+	}
+	// One buffer holds the token's bytes (the signing input and the
+	// encoded signature) followed by the decoded header and payload.
+	hl, pl := strict.DecodedLen(d1), strict.DecodedLen(d2-d1-1)
+	buf := make([]byte, len(token)+hl+pl)
+	copy(buf, token)
+	hn, err1 := strict.Decode(buf[len(token):], buf[:d1])
+	pn, err2 := strict.Decode(buf[len(token)+hn:], buf[d1+1:d2])
+	var sigBuf [MaxRSABits / 8]byte
+	var sn int
+	var err3 error
+	if strict.DecodedLen(len(token)-d2-1) > len(sigBuf) {
+		err3 = errSignature
+	} else {
+		sn, err3 = strict.Decode(sigBuf[:], buf[d2+1:len(token)])
+	}
+	if err1 != nil || err2 != nil || err3 != nil {
+		v.emitRejected(ctx, errBase64, "")
+		return nil, errBase64
+	}
+	text := string(buf[len(token) : len(token)+hn+pn])
+
+	h, rej := parseHeader(text[:hn])
+	if rej != nil {
+		v.emitRejected(ctx, rej, "")
+		return nil, rej
+	}
+	key, rej := idx.lookup(h.kid, h.hasKID)
+	if rej == errUnknownKID || rej == errNoKeys {
+		if nidx := v.keys.miss(ctx); nidx != nil {
+			idx = nidx
+			key, rej = idx.lookup(h.kid, h.hasKID)
+		}
+	}
+	if rej != nil {
+		v.emitRejected(ctx, rej, "")
+		return nil, rej
+	}
+	if !h.hasAlg {
+		v.emitRejected(ctx, errNoAlg, "")
+		return nil, errNoAlg
+	}
+	if h.alg != string(key.alg) {
+		v.emitRejected(ctx, errAlgMismatch, "")
+		return nil, errAlgMismatch
+	}
+	if !key.verify(buf[:d2], sigBuf[:sn]) {
+		v.emitRejected(ctx, errSignature, "")
+		return nil, errSignature
+	}
+
+	var c rawClaims
+	if rej := parseClaims(text[hn:], v.extras, &c); rej != nil {
+		v.emitRejected(ctx, rej, "")
+		return nil, rej
+	}
+	if rej := v.validate(&h, &c, nowMs); rej != nil {
+		v.emitRejected(ctx, rej, c.sub)
+		return nil, rej
+	}
+	e := &entry{
+		payload: text[hn:],
+		gen:     idx.gen,
+		exp:     c.exp,
+		nbf:     c.nbf,
+		iat:     c.iat,
+		auth:    c.auth,
+		extras:  c.extras,
+		claims: Claims{
+			Issuer:    c.iss,
+			Subject:   c.sub,
+			ExpiresAt: time.UnixMilli(c.exp),
+			IssuedAt:  time.UnixMilli(c.iat),
+			ID:        c.jti,
+			FamilyID:  c.fid,
+			KeyID:     key.kid,
+		},
+	}
+	switch c.audKind {
+	case 1:
+		e.claims.Audience = []string{c.audOne}
+	case 2:
+		e.claims.Audience = c.aud[:len(c.aud):len(c.aud)]
+	}
+	if c.nbf != 0 {
+		e.claims.NotBefore = time.UnixMilli(c.nbf)
+	}
+	if c.auth != 0 {
+		e.claims.AuthTime = time.UnixMilli(c.auth)
+	}
+	if c.hasScope {
+		s := strings.Fields(c.scope)
+		e.claims.Scopes = s[:len(s):len(s)]
+	}
+	if v.revoking {
+		e.revKey = revocationKey(c.sub)
+	}
+	return e, nil
+}
+
+func (v *Verifier) validate(h *header, c *rawClaims, now int64) *rejection {
+	if !v.typeOK(h) {
+		return errType
+	}
+	if c.exp == 0 {
+		return errNoExp
+	}
+	if now >= c.exp+v.leeway {
+		return errExpired
+	}
+	if c.nbf != 0 && now+v.leeway < c.nbf {
+		return errNotBefore
+	}
+	if c.iat == 0 {
+		return errNoIat
+	}
+	if c.iat > now+v.leeway {
+		return errIssuedInFuture
+	}
+	if c.exp <= c.iat || c.exp-c.iat > v.maxLife {
+		return errLifetime
+	}
+	if c.auth != 0 && c.auth > now+v.leeway {
+		return errAuthTimeFuture
+	}
+	if !c.hasSub || c.sub == "" {
+		return errNoSub
+	}
+	if v.cfg.Issuer != "" && (!c.hasIss || c.iss != v.cfg.Issuer) {
+		return errIssuer
+	}
+	if v.cfg.Audience != "" && !c.hasAudience(v.cfg.Audience) {
+		return errAudience
+	}
+	return nil
+}
+
+func (v *Verifier) typeOK(h *header) bool {
+	if !h.hasTyp {
+		return v.anyType
+	}
+	t := stripApplication(h.typ)
+	for _, want := range v.types {
+		if strings.EqualFold(t, want) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkTimes rechecks the time-dependent claims of a cached entry.
+func (v *Verifier) checkTimes(e *entry, now int64) *rejection {
+	switch {
+	case now >= e.exp+v.leeway:
+		return errExpired
+	case e.nbf != 0 && now+v.leeway < e.nbf:
+		return errNotBefore
+	case e.iat > now+v.leeway:
+		return errIssuedInFuture
+	}
+	return nil
+}
+
+func (v *Verifier) emitRejected(ctx context.Context, rej *rejection, subject string) {
+	if v.cfg.Events == nil {
+		return
+	}
+	v.cfg.Events(ctx, authkit.Event{
+		Type:    authkit.EventRejected,
+		Time:    v.now(),
+		Method:  "jwt",
+		Subject: subject,
+		Reason:  rej.reason,
+	})
+}
+
+// revocationKey is the store key of subject's revocation record.
+func revocationKey(subject string) string { return keyhash.Key("jrev:", subject) }
+
+// flatType reports whether values of t hold no references, so a copy shares
+// nothing with the original.
+func flatType(t reflect.Type) bool {
+	if v, ok := flatTypes.Load(t); ok {
+		return v.(bool)
+	}
+	ok := flatKind(t, 0)
+	flatTypes.Store(t, ok)
+	return ok
+}
+
+var flatTypes sync.Map // reflect.Type → bool
+
+func flatKind(t reflect.Type, depth int) bool {
+	if depth > 16 {
+		return false
+	}
+	switch t.Kind() {
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64, reflect.String:
+		return true
+	case reflect.Array:
+		return flatKind(t.Elem(), depth+1)
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if !flatKind(t.Field(i).Type, depth+1) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+var _ authkit.Authenticator = (*Verifier)(nil)
+var _ authkit.Revoker = (*Verifier)(nil)
