@@ -365,9 +365,9 @@ type failingStore struct{}
 
 var errDown = errors.New("store down")
 
-func (failingStore) Get(context.Context, string) ([]byte, error)              { return nil, errDown }
-func (failingStore) Set(context.Context, string, []byte, time.Time) error     { return errDown }
-func (failingStore) Delete(context.Context, string) error                     { return errDown }
+func (failingStore) Get(context.Context, string) ([]byte, error)          { return nil, errDown }
+func (failingStore) Set(context.Context, string, []byte, time.Time) error { return errDown }
+func (failingStore) Delete(context.Context, string) error                 { return errDown }
 func (failingStore) CompareAndSwap(context.Context, string, []byte, []byte, time.Time) (bool, error) {
 	return false, errDown
 }
