@@ -50,11 +50,11 @@ func TestHashFormats(t *testing.T) {
 			if err != nil || rehash {
 				t.Errorf("Verify(own hash) = %v, %v; want false, nil", rehash, err)
 			}
+			if h.policy.alg == algBcrypt {
+				return // cost 10 is slow under -race; golden cost-5 hashes check mismatches
+			}
 			if _, err := h.Verify(ctx, "correct horsf", enc); !errors.Is(err, ErrMismatch) {
 				t.Errorf("Verify(wrong) = %v, want ErrMismatch", err)
-			}
-			if h.policy.alg == algBcrypt {
-				return // salted by x/crypto/bcrypt; spare another cost-10 hash
 			}
 			if enc2 := mustHash(t, h, "correct horse"); enc2 == enc {
 				t.Error("two hashes of one password are equal: salt not random")
@@ -311,7 +311,7 @@ func TestDummyWork(t *testing.T) {
 		h.onCompute = func(kib int64) func() { calls = append(calls, kib); return func() {} }
 		unusable := []string{"", "!", "$argon2id$v=19$m=64,t=0,p=1$" + salt16 + "$" + tag32}
 		if h.policy.alg == algBcrypt {
-			unusable = unusable[:1] // cost 10 is slow under -race
+			unusable = nil // cost 10 is slow under -race; VerifyDummy below runs the same path
 		}
 		for _, enc := range unusable {
 			calls = nil
