@@ -285,3 +285,11 @@ func forge(prefix, body string) Token {
 	b := []byte(prefix + body)
 	return Token(secret.AppendUint32Base62(b, crc32.ChecksumIEEE(b)))
 }
+
+func TestChecksumIsCRC32(t *testing.T) {
+	for _, s := range []string{"", "a", "ak_at_" + strings.Repeat("Zz9", 20), string(newToken(DefaultRefreshPrefix, secret.Base62(locatorLen)))} {
+		if got, want := checksum(s), crc32.ChecksumIEEE([]byte(s)); got != want {
+			t.Fatalf("checksum(%q) = %08x, want %08x", s, got, want)
+		}
+	}
+}
