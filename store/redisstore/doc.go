@@ -39,7 +39,7 @@
 //     and writes only by ReadTimeout and WriteTimeout (3 s by default), not
 //     by the request's context: a stalled Redis holds each request that
 //     long. With it, an operation fails when its context's deadline passes,
-//     with an error wrapping [context.DeadlineExceeded] or a network timeout.
+//     with an error wrapping [context.DeadlineExceeded].
 //   - DialTimeout, ReadTimeout, WriteTimeout: keep them short (a few hundred
 //     milliseconds to a second) so a dead server is noticed quickly.
 //   - PoolSize (default 10 per CPU) and MinIdleConns: size the pool for the

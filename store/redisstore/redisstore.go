@@ -77,6 +77,17 @@ func wrap(op string, err error) error {
 	return fmt.Errorf("redisstore: %s: %w", op, err)
 }
 
+// wrapCtx is wrap for errors after I/O. When ctx is done by then, the error
+// also matches ctx.Err(): go-redis reports a passed deadline as a network
+// timeout, and callers should see context.DeadlineExceeded whichever way
+// the deadline struck.
+func wrapCtx(ctx context.Context, op string, err error) error {
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("redisstore: %s: %w: %w", op, err, cerr)
+	}
+	return wrap(op, err)
+}
+
 // pxat returns t as the Unix milliseconds PXAT takes. t is after now, so
 // the result is positive; times past what int64 milliseconds hold (some 292
 // million years away) are clamped.
@@ -110,7 +121,7 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 		if errors.Is(err, redis.Nil) {
 			return nil, store.ErrNotFound
 		}
-		return nil, wrap("get", err)
+		return nil, wrapCtx(ctx, "get", err)
 	}
 	return v, nil
 }
@@ -132,13 +143,13 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, expiresAt tim
 	}
 	if !expiresAt.After(time.Now()) {
 		if err := s.client.Del(ctx, s.prefix+key).Err(); err != nil {
-			return wrap("set", err)
+			return wrapCtx(ctx, "set", err)
 		}
 		return nil
 	}
 	cmd := redis.NewStatusCmd(ctx, "set", s.prefix+key, value, "pxat", pxat(expiresAt))
 	if err := s.client.Process(ctx, cmd); err != nil {
-		return wrap("set", err)
+		return wrapCtx(ctx, "set", err)
 	}
 	return nil
 }
@@ -152,7 +163,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		return wrap("delete", err)
 	}
 	if err := s.client.Del(ctx, s.prefix+key).Err(); err != nil {
-		return wrap("delete", err)
+		return wrapCtx(ctx, "delete", err)
 	}
 	return nil
 }
@@ -206,7 +217,7 @@ func (s *Store) CompareAndSwap(ctx context.Context, key string, old, new []byte,
 			// happens, and changes nothing, exactly when the key is absent.
 			n, err := s.client.Exists(ctx, k).Result()
 			if err != nil {
-				return false, wrap("compare and swap", err)
+				return false, wrapCtx(ctx, "compare and swap", err)
 			}
 			return n == 0, nil
 		}
@@ -216,7 +227,7 @@ func (s *Store) CompareAndSwap(ctx context.Context, key string, old, new []byte,
 			return false, nil
 		}
 		if err != nil {
-			return false, wrap("compare and swap", err)
+			return false, wrapCtx(ctx, "compare and swap", err)
 		}
 		return true, nil
 	}
@@ -228,7 +239,7 @@ func (s *Store) CompareAndSwap(ctx context.Context, key string, old, new []byte,
 		err = s.client.Process(ctx, noRetry{cmd})
 	}
 	if err != nil {
-		return false, wrap("compare and swap", err)
+		return false, wrapCtx(ctx, "compare and swap", err)
 	}
 	n, err := cmd.Int64()
 	if err != nil {
