@@ -101,6 +101,15 @@ type Config struct {
 	// verification is then exactly one store read.
 	LastUseInterval time.Duration
 
+	// FamilyRevoked, when set, is called after a refresh family is revoked
+	// — by reuse, RevokeFamily, Revoke, RevokeSubject, the revocation
+	// endpoint or the MaxFamilies cap — with the family (Revoked set). An
+	// access credential this package does not track, such as a JWT
+	// carrying FamilyInfo.ID, can be denied from here until it expires. It
+	// is called synchronously, once per revocation, and must be safe for
+	// concurrent use.
+	FamilyRevoked func(ctx context.Context, fam FamilyInfo)
+
 	// Events receives security events: refresh rotations and reuse,
 	// revocations, refused tokens. Nil means none are reported.
 	Events authkit.EventFunc

@@ -181,7 +181,8 @@ func (m *Manager) newFamilyAccess(key storeKey, f *familyRecord, now time.Time) 
 //
 // clientID is the client the caller authenticated, or "" when the endpoint
 // does not authenticate clients; when non-empty it must match the family's
-// ClientID (ErrClientMismatch; nothing is rotated or revoked).
+// ClientID, or the token is refused with ErrClientMismatch and nothing is
+// rotated (a rotated-out token is reuse whoever presents it).
 //
 // Presenting a token that was already rotated out is reuse (RFC 9700
 // §4.14.2): the family is revoked with the access tokens issued from it,
@@ -233,12 +234,15 @@ func (m *Manager) Refresh(ctx context.Context, presented Token, clientID string)
 		if !now.Before(f.expires) || !now.Before(f.idleExpires) {
 			return nil, time.Time{}, ErrExpired
 		}
-		if clientID != "" && clientID != f.clientID {
-			return nil, time.Time{}, ErrClientMismatch
-		}
+		// The client check applies to a token that could be honoured; a
+		// rotated-out token is reuse whoever presents it.
+		clientOK := clientID == "" || clientID == f.clientID
 		aad := func(gen uint64) []byte { return sealAAD(key, gen) }
 		switch {
 		case subtle.ConstantTimeCompare(h[:], f.cur[:]) == 1:
+			if !clientOK {
+				return nil, time.Time{}, ErrClientMismatch
+			}
 			n := *f
 			if f.gen > 0 {
 				n.history = appendHistory(f.history, f.prev)
@@ -258,6 +262,9 @@ func (m *Manager) Refresh(ctx context.Context, presented Token, clientID string)
 			return encodeFamily(&n), n.storeExpiry(), nil
 		case f.gen > 0 && subtle.ConstantTimeCompare(h[:], f.prev[:]) == 1:
 			if m.cfg.Grace > 0 && now.Before(f.rotated.Add(m.cfg.Grace)) && f.sealed != nil {
+				if !clientOK {
+					return nil, time.Time{}, ErrClientMismatch
+				}
 				s, err := openSuccessor(presented, f.sealed, aad(f.gen))
 				if sh := sha256.Sum256([]byte(s)); err == nil && subtle.ConstantTimeCompare(sh[:], f.cur[:]) == 1 {
 					outcome, out, info = replayed, s, f.info(key)
@@ -532,14 +539,20 @@ func (m *Manager) revokeFamily(ctx context.Context, key storeKey, check func(*fa
 	return old, nil
 }
 
-// afterRevoke deletes the access tokens of a just-revoked family and, when
-// dropIndex is set, drops it from its subject's index.
+// afterRevoke deletes the access tokens of a just-revoked family, drops it
+// from its subject's index when dropIndex is set, and calls the
+// FamilyRevoked hook.
 func (m *Manager) afterRevoke(ctx context.Context, key storeKey, old *familyRecord, dropIndex bool) {
 	for _, a := range old.access {
 		m.cleanup(ctx, m.st.Delete(ctx, string(accessKeyFromHash(a.hash))))
 	}
 	if dropIndex {
 		m.cleanup(ctx, m.families.Remove(ctx, old.subject, string(key)))
+	}
+	if m.cfg.FamilyRevoked != nil {
+		info := old.info(key)
+		info.Revoked = true
+		m.cfg.FamilyRevoked(ctx, info)
 	}
 }
 

@@ -408,6 +408,41 @@ func TestRefreshClientBinding(t *testing.T) {
 	if _, _, err := e.m.Refresh(ctx, rt, "app"); err != nil {
 		t.Fatalf("own client: %v", err)
 	}
+	// A rotated-out token is reuse whoever presents it.
+	if _, _, err := e.m.Refresh(ctx, rt, "other"); !errors.Is(err, ErrReused) {
+		t.Fatalf("rotated-out token from another client: %v, want ErrReused", err)
+	}
+}
+
+func TestFamilyRevokedHook(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	e := newMemEnv(t, Config{FamilyRevoked: func(_ context.Context, f FamilyInfo) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !f.Revoked || f.Subject == "" {
+			t.Errorf("hook got %+v", f)
+		}
+		got = append(got, f.ID)
+	}})
+	ctx := context.Background()
+	rt, f1, _ := e.m.IssueRefresh(ctx, "alice", FamilyOptions{})
+	if _, _, err := e.m.Refresh(ctx, rt, ""); err != nil {
+		t.Fatal(err)
+	}
+	_, _, _ = e.m.Refresh(ctx, rt, "") // reuse
+	_, _, _ = e.m.Refresh(ctx, rt, "") // already revoked: no second call
+	_, f2, _ := e.m.IssueRefresh(ctx, "alice", FamilyOptions{})
+	_, f3, _ := e.m.IssueRefresh(ctx, "alice", FamilyOptions{})
+	if err := e.m.RevokeFamily(ctx, "alice", f2.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.m.RevokeSubject(ctx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{f1.ID, f2.ID, f3.ID}; !slices.Equal(got, want) {
+		t.Fatalf("hook called for %v, want %v", got, want)
+	}
 }
 
 func TestRefreshForgedWithKnownLocator(t *testing.T) {
