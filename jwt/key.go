@@ -204,7 +204,7 @@ func (k *Key) checkPublic() error {
 		if !ok || len(pub) != ed25519.PublicKeySize {
 			return fmt.Errorf("%w: EdDSA needs an Ed25519 key, got %T", ErrInvalidKey, k.public)
 		}
-		k.public = bytes.Clone(pub)
+		k.public = ed25519.PublicKey(bytes.Clone(pub))
 		k.sigLen = ed25519.SignatureSize
 	}
 	return nil
@@ -279,6 +279,9 @@ func (k *Key) PublicJWK() jwk.Key {
 
 // sign returns the signature over input.
 func (k *Key) sign(input []byte) ([]byte, error) {
+	if !k.CanSign() {
+		return nil, fmt.Errorf("%w: key %q is verify-only", ErrInvalidKey, k.kid)
+	}
 	switch k.info.kind {
 	case kindHMAC:
 		m := k.macs.Get().(*macState)

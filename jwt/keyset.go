@@ -138,7 +138,7 @@ func NewKeySet(signing *Key, others ...*Key) (*KeySet, error) {
 	return s, nil
 }
 
-func (s *KeySet) current() (*keyIndex, error)   { return s.state.Load().idx, nil }
+func (s *KeySet) current() (*keyIndex, error)    { return s.state.Load().idx, nil }
 func (s *KeySet) miss(context.Context) *keyIndex { return nil }
 
 // SigningKey returns the key new tokens are signed with, or nil if the set

@@ -20,8 +20,8 @@ import (
 
 // Defaults and bounds of [Config].
 const (
-	DefaultMaxTokenSize   = 8 << 10   // bytes
-	MaxMaxTokenSize       = 64 << 10  // the largest MaxTokenSize allowed
+	DefaultMaxTokenSize   = 8 << 10  // bytes
+	MaxMaxTokenSize       = 64 << 10 // the largest MaxTokenSize allowed
 	DefaultMaxLifetime    = 24 * time.Hour
 	MaxLeeway             = 5 * time.Minute
 	DefaultCacheSize      = 10000 // verified tokens
