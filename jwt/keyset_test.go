@@ -201,16 +201,16 @@ func TestJWKSHandler(t *testing.T) {
 func TestEtagMatch(t *testing.T) {
 	const e = `"abc"`
 	for h, want := range map[string]bool{
-		``:                 false,
-		`"abc"`:            true,
-		`W/"abc"`:          true,
-		`*`:                true,
-		`"x" , "abc"`:      true,
-		`"x","y"`:          false,
-		`abc`:              false,
-		` "abc" `:          true,
-		`"abcd", "ab"`:     false,
-		`,,,`:              false,
+		``:                false,
+		`"abc"`:           true,
+		`W/"abc"`:         true,
+		`*`:               true,
+		`"x" , "abc"`:     true,
+		`"x","y"`:         false,
+		`abc`:             false,
+		` "abc" `:         true,
+		`"abcd", "ab"`:    false,
+		`,,,`:             false,
 		`"x",` + "\t" + e: true,
 	} {
 		if got := etagMatch(h, e); got != want {
