@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/authkit/authkit"
@@ -130,13 +131,16 @@ func (m *Manager) Consume(ctx context.Context, presented Token, purpose string) 
 // RevokeOneTime deletes subject's unused one-time tokens for purpose: after
 // a password reset, the other reset links sent to the same person.
 func (m *Manager) RevokeOneTime(ctx context.Context, subject, purpose string) error {
+	if !validSubject(subject) || !validPurpose(purpose) {
+		return fmt.Errorf("%w: invalid subject or purpose", ErrInvalidOptions)
+	}
 	members, err := m.tokens.List(ctx, subject)
 	if err != nil {
 		return fmt.Errorf("token: revoke: %w", err)
 	}
 	var done []string
 	for _, mb := range members {
-		if len(mb.ID) < len(oneTimeNS) || mb.ID[:len(oneTimeNS)] != oneTimeNS || string(mb.Data) != purpose {
+		if !strings.HasPrefix(mb.ID, oneTimeNS) || string(mb.Data) != purpose {
 			continue
 		}
 		if err := m.st.Delete(ctx, mb.ID); err != nil {
