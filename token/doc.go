@@ -52,8 +52,11 @@
 // the jwt package's JWTs — can pair with it:
 //
 //	rt, fam, err := tokens.IssueRefresh(ctx, userID, token.FamilyOptions{Scopes: scopes})
-//	// sign a short-lived JWT with sub = fam.Subject and a claim fam.ID
+//	// sign a short-lived JWT with sub = fam.Subject and a claim holding fam.ID
+//
+//	// later, at the refresh endpoint:
 //	next, fam, err := tokens.Refresh(ctx, token.Token(presented), clientID)
+//	// sign a new JWT from fam; return it with next
 //
 // [Manager.IssuePair] and [Manager.RefreshPair] do the same with an opaque
 // access token, tied to the family so that revoking the family deletes it.
