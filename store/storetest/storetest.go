@@ -15,9 +15,10 @@ import (
 )
 
 // Run runs the conformance suite against the Store implementation that
-// newStore creates. newStore is called once per subtest, from that subtest,
-// and must return an empty store that no other subtest shares; subtests run
-// in parallel. Run returns when every subtest has finished.
+// newStore creates. newStore is called once per test case, from that case's
+// subtest, and must return an empty store that no other case shares; the
+// cases of a group run in parallel. Run returns when every subtest has
+// finished, so the caller may release shared resources with defer.
 func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Helper()
 	if newStore == nil {
