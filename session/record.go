@@ -216,8 +216,8 @@ func validValue(tag byte, val []byte) bool {
 	case tagJSON:
 		return len(val) > 0
 	case tagInt:
-		_, n := binary.Varint(val)
-		return n > 0 && n == len(val)
+		v, n := binary.Varint(val)
+		return n > 0 && n == len(val) && n == varintLen(v)
 	case tagFloat:
 		return len(val) == 8
 	case tagBool:
@@ -236,7 +236,7 @@ func (d *decoder) uvarint() uint64 {
 		return 0
 	}
 	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
+	if n <= 0 || n != uvarintLen(v) { // malformed, overflowing or not minimal
 		d.bad = true
 		return 0
 	}
@@ -249,7 +249,7 @@ func (d *decoder) varint() int64 {
 		return 0
 	}
 	v, n := binary.Varint(d.b)
-	if n <= 0 {
+	if n <= 0 || n != varintLen(v) {
 		d.bad = true
 		return 0
 	}

@@ -7,6 +7,7 @@ import (
 	"math"
 	"reflect"
 	"strconv"
+	"strings"
 )
 
 // encodeValue turns v into a tagged byte form. string, []byte, int, int64,
@@ -152,8 +153,8 @@ func decodeValue[T any](key string, tag byte, val []byte) (T, error) {
 	}
 	if err := json.Unmarshal(js, &v); err != nil {
 		var zero T
-		return zero, fmt.Errorf("%w: %q holds a %s that does not decode into %s: %w",
-			ErrType, key, tagName(tag), typeName[T](), err)
+		return zero, fmt.Errorf("%w: %q holds %s that does not decode into %s: %w",
+			ErrType, key, article(tagName(tag)), typeName[T](), err)
 	}
 	return v, nil
 }
@@ -181,7 +182,15 @@ func nativeJSON(tag byte, val []byte) []byte {
 }
 
 func typeError[T any](key string, tag byte) error {
-	return fmt.Errorf("%w: %q holds a %s, not a %s", ErrType, key, tagName(tag), typeName[T]())
+	return fmt.Errorf("%w: %q holds %s, not %s", ErrType, key, article(tagName(tag)), article(typeName[T]()))
+}
+
+// article prefixes a type name with "a" or "an".
+func article(s string) string {
+	if s != "" && strings.IndexByte("aeiouAEIOU", s[0]) >= 0 {
+		return "an " + s
+	}
+	return "a " + s
 }
 
 func typeName[T any]() string {
