@@ -92,6 +92,9 @@ func rootName(t testing.TB) string {
 
 // withParam appends a query parameter to a go-sql-driver DSN.
 func withParam(dsn, param string) string {
+	if dsn == "" {
+		return ""
+	}
 	if strings.Contains(dsn, "?") {
 		return dsn + "&" + param
 	}

@@ -168,12 +168,14 @@ func buildQueries(d Dialect, table string) queries {
 				"WHERE " + t + ".expires_at <= $4",
 			casUpdate: "UPDATE " + t + " SET v = $1, expires_at = $2 WHERE k = $3 AND v = $4 AND expires_at > $5",
 			casDelete: "DELETE FROM " + t + " WHERE k = $1 AND v = $2 AND expires_at > $3",
-			// The inner SELECT picks a bounded batch in index order and
-			// skips rows another sweeper holds; the outer condition
-			// re-checks expiry on the row version the DELETE locks, so a
+			// The inner SELECT picks a bounded batch in index order,
+			// locks it and skips rows another sweeper holds; the DELETE
+			// then reaches those rows by their physical address (a TID
+			// scan, cheaper than a primary-key lookup per row; the lock
+			// keeps the address stable) and re-checks expiry itself, so a
 			// row refreshed meanwhile survives.
-			cleanup: "DELETE FROM " + t + " WHERE k IN (SELECT k FROM " + t +
-				" WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED) AND expires_at <= $1",
+			cleanup: "DELETE FROM " + t + " WHERE ctid = ANY(ARRAY(SELECT ctid FROM " + t +
+				" WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)) AND expires_at <= $1",
 		}
 	}
 	q := queries{
