@@ -292,21 +292,34 @@ func sweepers() int {
 	return bytes.Count(buf, []byte("store.(*Memory).sweepLoop"))
 }
 
-// TestMemoryCloseStopsSweep is not parallel: it counts goroutines.
-func TestMemoryCloseStopsSweep(t *testing.T) {
-	before := sweepers()
-	m := store.NewMemoryWithConfig(store.MemoryConfig{SweepInterval: time.Millisecond})
-	if n := sweepers(); n != before+1 {
-		t.Fatalf("%d sweep goroutines after NewMemory, want %d", n, before+1)
+// waitSweepers waits until exactly want sweep loops run. A loop that Close
+// has stopped may still be unwinding for a moment after Close returns.
+func waitSweepers(t *testing.T, want int, when string) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		n := sweepers()
+		if n == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d sweep goroutines %s, want %d", n, when, want)
+		}
+		time.Sleep(time.Millisecond)
 	}
+}
+
+// TestMemoryCloseStopsSweep is not parallel: it counts goroutines, and every
+// other test closes its stores.
+func TestMemoryCloseStopsSweep(t *testing.T) {
+	waitSweepers(t, 0, "before the test (a store left open?)")
+	m := store.NewMemoryWithConfig(store.MemoryConfig{SweepInterval: time.Millisecond})
+	waitSweepers(t, 1, "after NewMemory")
 	time.Sleep(5 * time.Millisecond) // let it sweep a few times
 	if err := m.Close(); err != nil {
 		t.Errorf("Close = %v", err)
 	}
-	// Close waits for the loop to exit: no polling needed.
-	if n := sweepers(); n != before {
-		t.Errorf("%d sweep goroutines after Close, want %d", n, before)
-	}
+	waitSweepers(t, 0, "after Close")
 	if err := m.Close(); err != nil {
 		t.Errorf("second Close = %v", err)
 	}
@@ -328,8 +341,8 @@ func TestMemoryCloseStopsSweep(t *testing.T) {
 
 	// A disabled sweep starts no goroutine at all.
 	d := store.NewMemoryWithConfig(store.MemoryConfig{SweepInterval: -1})
-	if n := sweepers(); n != before {
-		t.Errorf("%d sweep goroutines with the sweep disabled, want %d", n, before)
+	if n := sweepers(); n != 0 {
+		t.Errorf("%d sweep goroutines with the sweep disabled, want 0", n)
 	}
 	d.Close()
 }
