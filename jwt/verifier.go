@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"maps"
 	"net/http"
 	"reflect"
@@ -89,6 +90,11 @@ type Config struct {
 	// EventRevoke for revocations.
 	Events authkit.EventFunc
 
+	// Logger receives failures that have no caller to return them to: a
+	// family revocation from [Verifier.FamilyRevoked]. Nil means
+	// slog.Default().
+	Logger *slog.Logger
+
 	// Now returns the current time. Nil means time.Now.
 	Now func() time.Time
 }
@@ -167,6 +173,13 @@ func NewVerifier(keys KeySource, cfg Config) *Verifier {
 		v.now = time.Now
 	}
 	return v
+}
+
+func (v *Verifier) logger() *slog.Logger {
+	if v.cfg.Logger != nil {
+		return v.cfg.Logger
+	}
+	return slog.Default()
 }
 
 func stripApplication(t string) string {
