@@ -343,12 +343,35 @@ func (sc *scanner) next(first bool, keys *dupCheck) (key string, done, ok bool) 
 }
 
 // dupCheck detects a repeated object key under Unicode simple case folding.
-// Up to 16 keys are compared pairwise; beyond that a map of folded keys is
-// used, so a hostile object with thousands of keys costs linear time.
+// Up to 16 keys are compared pairwise (ASCII keys of different lengths or
+// first letters without a full comparison); beyond that a map of folded
+// keys is used, so a hostile object with thousands of keys costs linear
+// time.
 type dupCheck struct {
-	small [16]string
+	small [16]foldable
 	n     int
 	big   map[string]struct{}
+}
+
+type foldable struct {
+	s     string
+	first byte // lower-cased first byte, for ASCII keys
+	ascii bool
+}
+
+func newFoldable(s string) foldable {
+	f := foldable{s: s, ascii: isASCII(s)}
+	if f.ascii && s != "" {
+		f.first = lower(s[0])
+	}
+	return f
+}
+
+func lower(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 func (d *dupCheck) seen(k string) bool {
@@ -360,29 +383,30 @@ func (d *dupCheck) seen(k string) bool {
 		d.big[f] = struct{}{}
 		return false
 	}
-	for _, o := range d.small[:d.n] {
-		if equalFold(o, k) {
+	fk := newFoldable(k)
+	for i := range d.n {
+		o := &d.small[i]
+		if o.ascii && fk.ascii {
+			if len(o.s) == len(k) && o.first == fk.first && strings.EqualFold(o.s, k) {
+				return true
+			}
+			continue
+		}
+		if strings.EqualFold(o.s, k) {
 			return true
 		}
 	}
 	if d.n < len(d.small) {
-		d.small[d.n] = k
+		d.small[d.n] = fk
 		d.n++
 		return false
 	}
 	d.big = make(map[string]struct{}, 2*len(d.small))
 	for _, o := range d.small[:d.n] {
-		d.big[foldKey(o)] = struct{}{}
+		d.big[foldKey(o.s)] = struct{}{}
 	}
 	d.big[foldKey(k)] = struct{}{}
 	return false
-}
-
-func equalFold(a, b string) bool {
-	if len(a) != len(b) && isASCII(a) && isASCII(b) {
-		return false
-	}
-	return strings.EqualFold(a, b)
 }
 
 func isASCII(s string) bool {

@@ -1,7 +1,9 @@
 package jwt
 
 import (
+	"bytes"
 	"context"
+	"crypto"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -175,8 +177,10 @@ func (s *KeySet) Add(k *Key) error {
 }
 
 // Rotate makes k the signing key, adding it first if the set does not hold
-// its kid. The previous signing key stays as a verify-only key. k must be
-// able to sign.
+// its kid (a verify-only key with k's kid and material is replaced by k).
+// The previous signing key stays as a verify-only key. k must be able to
+// sign; a kid the set holds with other material is an error wrapping
+// [ErrInvalidKey].
 func (s *KeySet) Rotate(k *Key) error {
 	if k == nil || !k.CanSign() {
 		return fmt.Errorf("%w: the new signing key holds no private key", ErrInvalidKey)
@@ -186,13 +190,12 @@ func (s *KeySet) Rotate(k *Key) error {
 	st := s.state.Load()
 	var keys []*Key
 	if cur, ok := st.idx.byKID[k.kid]; ok {
-		if cur != k && (cur.alg != k.alg || !cur.CanSign()) {
+		if cur != k && !sameKey(cur, k) {
 			return fmt.Errorf("%w: kid %q is already in the set with another key", ErrInvalidKey, k.kid)
 		}
-		k = cur
 		keys = append(keys, k)
 		for _, o := range st.idx.list {
-			if o != k {
+			if o != cur {
 				keys = append(keys, o)
 			}
 		}
@@ -201,6 +204,19 @@ func (s *KeySet) Rotate(k *Key) error {
 	}
 	s.state.Store(&keySetState{signing: k, idx: buildIndex(keys, st.idx.gen)})
 	return nil
+}
+
+// sameKey reports whether a and b are the same key material with the same
+// algorithm (one may be the public half of the other).
+func sameKey(a, b *Key) bool {
+	if a.alg != b.alg {
+		return false
+	}
+	if a.info.kind == kindHMAC {
+		return bytes.Equal(a.secret, b.secret)
+	}
+	pa, ok := a.public.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && pa.Equal(b.public)
 }
 
 // Retire removes the key with the given kid: tokens it signed are refused

@@ -218,3 +218,21 @@ func TestEtagMatch(t *testing.T) {
 		}
 	}
 }
+
+func TestRotateToSameKID(t *testing.T) {
+	k := testKey(t, ES256)
+	ks := mustKeySet(t, testKey(t, EdDSA), k.Public())
+	// The public half is promoted to the full key.
+	if err := ks.Rotate(k); err != nil || ks.SigningKey() != k || len(ks.Keys()) != 2 {
+		t.Fatalf("Rotate: %v, %d keys", err, len(ks.Keys()))
+	}
+	// Other material under a kid the set holds is refused.
+	other, _ := GenerateKey(ES256)
+	impostor, err := NewKeyWithID(k.ID(), ES256, other.signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ks.Rotate(impostor); !errors.Is(err, ErrInvalidKey) || ks.SigningKey() != k {
+		t.Fatalf("Rotate to other material under the same kid: %v", err)
+	}
+}

@@ -295,7 +295,9 @@ func VerifyClaims[C any](ctx context.Context, v *Verifier, token string) (*Claim
 // three dot-separated base64url segments, such as an opaque token) is
 // authkit.ErrNoCredentials, so that another Authenticator can claim it. A
 // JWT that fails [Verifier.Verify] is an error wrapping
-// authkit.ErrInvalidCredentials; a store failure is another error.
+// authkit.ErrInvalidCredentials, and so is any bearer token longer than
+// MaxTokenSize (refused before it is looked at); a store failure is another
+// error.
 //
 // The Identity has Method "jwt", Subject from sub, Scopes from scope,
 // AuthTime from auth_time (iat when absent), Expires from exp, and Claims
@@ -355,29 +357,35 @@ var b64url = func() (t [256]bool) {
 	return t
 }()
 
-// split returns the positions of the two dots of a compact JWS made of
-// base64url segments, header and payload non-empty. It stops at the third
-// dot, so 10,000 dots cost no more than three.
+// split returns the positions of the two dots of a compact JWS, header and
+// payload non-empty. It looks for at most three dots, so 10,000 dots cost
+// no more than three. The segments' alphabet is left to the strict base64
+// decoding, except for CR and LF, which Go's decoder skips.
 func split(tok string) (d1, d2 int, ok bool) {
-	d1, d2 = -1, -1
-	for i := 0; i < len(tok); i++ {
-		c := tok[i]
-		if c == '.' {
-			switch {
-			case d1 < 0:
-				d1 = i
-			case d2 < 0:
-				d2 = i
-			default:
-				return 0, 0, false
-			}
-			continue
-		}
-		if !b64url[c] {
-			return 0, 0, false
+	d1 = strings.IndexByte(tok, '.')
+	if d1 <= 0 {
+		return 0, 0, false
+	}
+	d2 = strings.IndexByte(tok[d1+1:], '.')
+	if d2 <= 0 {
+		return 0, 0, false
+	}
+	d2 += d1 + 1
+	if strings.IndexByte(tok[d2+1:], '.') >= 0 {
+		return 0, 0, false
+	}
+	return d1, d2, true
+}
+
+// base64URLOnly reports whether every byte of s, dots aside, is in the
+// base64url alphabet.
+func base64URLOnly(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !b64url[c] && c != '.' {
+			return false
 		}
 	}
-	return d1, d2, d1 > 0 && d2 > d1+1
+	return true
 }
 
 // errNotJWT tells Authenticate that a bearer token is of another kind.
@@ -643,6 +651,13 @@ func (v *Verifier) verifyFull(ctx context.Context, token string, idx *keyIndex, 
 	}
 	// One buffer holds the token's bytes (the signing input and the
 	// encoded signature) followed by the decoded header and payload.
+	if strings.IndexByte(token, '\n') >= 0 || strings.IndexByte(token, '\r') >= 0 {
+		if authn && !base64URLOnly(token) {
+			return nil, errNotJWT
+		}
+		v.emitRejected(ctx, errBase64, "")
+		return nil, errBase64
+	}
 	hl, pl := strict.DecodedLen(d1), strict.DecodedLen(d2-d1-1)
 	buf := make([]byte, len(token)+hl+pl)
 	copy(buf, token)
@@ -657,6 +672,9 @@ func (v *Verifier) verifyFull(ctx context.Context, token string, idx *keyIndex, 
 		sn, err3 = strict.Decode(sigBuf[:], buf[d2+1:len(token)])
 	}
 	if err1 != nil || err2 != nil || err3 != nil {
+		if authn && !base64URLOnly(token) {
+			return nil, errNotJWT
+		}
 		v.emitRejected(ctx, errBase64, "")
 		return nil, errBase64
 	}
