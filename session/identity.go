@@ -169,7 +169,7 @@ func (st *state) renew(ctx context.Context, subject string, login bool) error {
 		}
 		subject = oldSubject
 	}
-	rec.entries = applyOps(rec.entries, st.ops)
+	rec.entries = applyOps(nil, rec.entries, st.ops)
 	enc := appendRecord(make([]byte, 0, encodedLen(&rec)), &rec)
 	if len(enc) > m.cfg.MaxSize {
 		m.cleanupIndex(ctx, oldSubject, oldKey)

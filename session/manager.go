@@ -62,8 +62,12 @@ type Config struct {
 	Header string
 
 	// IdleTimeout ends a session that has not been used for this long.
-	// Zero means DefaultIdleTimeout (30 minutes). It must be between one
-	// second and 400 days. Because the idle deadline is extended at most
+	// A request uses the session when its handler calls the data or
+	// identity API, or when [Manager.Authenticate] runs behind the
+	// Middleware; requests that never look at the session (static files)
+	// do not keep it alive. Zero means DefaultIdleTimeout (30 minutes). It
+	// must be between one second and 400 days; setting it equal to
+	// Lifetime leaves only the absolute limit. Because the idle deadline is extended at most
 	// once per IdleRefresh of it, a session can end up to
 	// IdleRefresh×IdleTimeout earlier than a strict timeout would (27
 	// minutes after the last request, at the defaults).
@@ -337,7 +341,8 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 			st.crossOrigin = originOK
 		}
 		st.w = writer{rw: w, st: st}
-		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, st))
+		st.ctx = reqCtx{Context: r.Context(), st: st}
+		r = r.WithContext(&st.ctx)
 		st.r = r
 		next.ServeHTTP(&st.w, r)
 		st.finish()

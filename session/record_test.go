@@ -214,7 +214,7 @@ func TestApplyOps(t *testing.T) {
 		{key: []byte("a"), tag: tagString, val: []byte("1")},
 		{key: []byte("c"), tag: tagString, val: []byte("3")},
 	}
-	got := applyOps(base, []op{
+	got := applyOps(nil, base, []op{
 		{key: "b", kind: opSet, tag: tagString, val: []byte("2")},
 		{key: "a", kind: opDel},
 		{key: "c", kind: opDelIf, tag: tagString, val: []byte("other")}, // changed meanwhile: kept
@@ -231,7 +231,7 @@ func TestApplyOps(t *testing.T) {
 	if string(base[0].key) != "a" || len(base) != 2 {
 		t.Error("base modified")
 	}
-	got = applyOps(base, []op{{key: "c", kind: opDelIf, tag: tagString, val: []byte("3")}})
+	got = applyOps(nil, base, []op{{key: "c", kind: opDelIf, tag: tagString, val: []byte("3")}})
 	if len(got) != 1 || string(got[0].key) != "a" {
 		t.Errorf("conditional delete of an unchanged value: %v", got)
 	}

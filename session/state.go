@@ -73,6 +73,25 @@ func fromContext(ctx context.Context) *state {
 	return st
 }
 
+// reqCtx is the request context the Middleware hands down: the parent
+// context plus the session state. It lives inside the state, which saves
+// the allocation of context.WithValue; cancellation and every other value
+// come from the parent.
+type reqCtx struct {
+	context.Context
+	st *state
+}
+
+// Value implements [context.Context].
+func (c *reqCtx) Value(key any) any {
+	if key == (ctxKey{}) {
+		return c.st
+	}
+	return c.Context.Value(key)
+}
+
+func (c *reqCtx) String() string { return "session.reqCtx" }
+
 // Results of the cross-origin check.
 const (
 	originUnknown int8 = iota
@@ -87,6 +106,13 @@ const (
 	opDelIf              // remove key if it still holds tag/val (Pop)
 )
 
+// mergeBufs holds a merge's working entries, so a small session merges
+// without allocating per attempt.
+type mergeBufs struct {
+	latest [8]entry  // the latest stored entries
+	merged [12]entry // those entries with the ops applied
+}
+
 // op is one pending change to the session data, kept until it is merged
 // onto the stored record. At most one op per key.
 type op struct {
@@ -100,10 +126,11 @@ type op struct {
 // together with the response writer; its mutex makes the data API safe for
 // goroutines the handler starts.
 type state struct {
-	m  *Manager
-	r  *http.Request
-	w  writer
-	mu sync.Mutex
+	m   *Manager
+	r   *http.Request
+	w   writer
+	ctx reqCtx
+	mu  sync.Mutex
 
 	// What the request presented.
 	present   bool   // a session cookie or header was sent, valid or not
@@ -121,6 +148,9 @@ type state struct {
 	raw    []byte // the record as last read or written (CAS expectation)
 	rec    record // raw decoded; slices alias raw
 	buf    [8]entry
+
+	mb   *mergeBufs // allocated by the first merge
+	vary [1]string
 
 	ops      []op
 	opsBuf   [4]op
@@ -163,7 +193,7 @@ func (st *state) readCredential(r *http.Request) {
 	}
 }
 
-func (st *state) ctx() context.Context {
+func (st *state) reqContext() context.Context {
 	if st.r != nil {
 		return st.r.Context()
 	}
@@ -174,7 +204,7 @@ func (st *state) ctx() context.Context {
 // cancellation, so a client that hangs up does not leave the session
 // half-saved.
 func (st *state) saveCtx() context.Context {
-	return context.WithoutCancel(st.ctx())
+	return context.WithoutCancel(st.reqContext())
 }
 
 // load reads the session record the first time it is needed.
@@ -196,7 +226,7 @@ func (st *state) load() {
 	}
 	id := sessionID(st.cred)
 	key := id.key()
-	raw, err := st.m.store.Get(st.ctx(), string(key))
+	raw, err := st.m.store.Get(st.reqContext(), string(key))
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			st.reject("unknown")
@@ -207,7 +237,7 @@ func (st *state) load() {
 	}
 	if err := decodeRecord(raw, &st.rec, st.buf[:]); err != nil {
 		st.rec = record{}
-		st.m.logger.LogAttrs(st.ctx(), slog.LevelError, "session: corrupt session record",
+		st.m.logger.LogAttrs(st.reqContext(), slog.LevelError, "session: corrupt session record",
 			slog.String("key", string(key)))
 		st.reject("corrupt")
 		return
@@ -345,7 +375,7 @@ func (st *state) late(what string) error {
 	if st.done {
 		when = "after the handler returned"
 	}
-	st.m.logger.LogAttrs(st.ctx(), slog.LevelWarn, "session: change refused "+when+"; it needs a response header",
+	st.m.logger.LogAttrs(st.reqContext(), slog.LevelWarn, "session: change refused "+when+"; it needs a response header",
 		slog.String("change", what))
 	return ErrCommitted
 }
@@ -523,11 +553,10 @@ func (st *state) forget() {
 	st.clear = st.present
 }
 
-// applyOps returns entries with ops applied, sorted. entries is not
-// modified.
-func applyOps(entries []entry, ops []op) []entry {
-	out := make([]entry, len(entries), len(entries)+len(ops))
-	copy(out, entries)
+// applyOps returns entries with ops applied, sorted, in dst's storage when
+// it is large enough. entries is not modified and must not overlap dst.
+func applyOps(dst, entries []entry, ops []op) []entry {
+	out := append(dst[:0], entries...)
 	for _, o := range ops {
 		i, found := slices.BinarySearchFunc(out, o.key, func(e entry, k string) int {
 			return bytes.Compare(e.key, []byte(k))
@@ -571,23 +600,24 @@ func (st *state) merge(ctx context.Context) error {
 		touched bool
 		cur     []byte
 		next    []byte
-		scratch []entry
 	)
+	if st.mb == nil {
+		st.mb = new(mergeBufs)
+	}
 	fn := func(c []byte) ([]byte, time.Time, error) {
 		cur, next, touched, outcome = c, nil, false, write
 		if len(c) == 0 {
 			return nil, time.Time{}, ErrEnded
 		}
 		var rec record
-		if err := decodeRecord(c, &rec, scratch[:0]); err != nil {
+		if err := decodeRecord(c, &rec, st.mb.latest[:]); err != nil {
 			return nil, time.Time{}, fmt.Errorf("session: stored record: %w", err)
 		}
-		scratch = rec.entries[:0]
 		if now >= rec.deadline() {
 			return nil, time.Time{}, ErrEnded
 		}
 		if len(st.ops) > 0 {
-			rec.entries = applyOps(rec.entries, st.ops)
+			rec.entries = applyOps(st.mb.merged[:], rec.entries, st.ops)
 		}
 		if st.remember != 0 {
 			m.applyRemember(&rec, st.remember > 0)
@@ -685,7 +715,12 @@ func (st *state) writeHeaders(rw http.ResponseWriter) {
 	m := st.m
 	h := rw.Header()
 	if st.loaded || st.present {
-		addVary(h, m.vary)
+		if len(h["Vary"]) == 0 {
+			st.vary[0] = m.vary
+			h["Vary"] = st.vary[:]
+		} else {
+			addVary(h, m.vary)
+		}
 	}
 	switch {
 	case st.sendID && st.stored:
@@ -698,13 +733,13 @@ func (st *state) writeHeaders(rw http.ResponseWriter) {
 				t.MaxAge = min(max(left.Truncate(time.Second), time.Second), cookie.MaxAgeLimit)
 			}
 			if err := t.Set(rw, string(st.id)); err != nil {
-				m.logger.LogAttrs(st.ctx(), slog.LevelError, "session: cannot set session cookie", slog.Any("error", err))
+				m.logger.LogAttrs(st.reqContext(), slog.LevelError, "session: cannot set session cookie", slog.Any("error", err))
 			}
 		}
 		h.Set("Cache-Control", "no-store")
 	case st.clear && st.present && !st.viaHeader:
 		if err := m.cookie.Delete(rw); err != nil {
-			m.logger.LogAttrs(st.ctx(), slog.LevelError, "session: cannot delete session cookie", slog.Any("error", err))
+			m.logger.LogAttrs(st.reqContext(), slog.LevelError, "session: cannot delete session cookie", slog.Any("error", err))
 		}
 		h.Set("Cache-Control", "no-store")
 	}
@@ -730,7 +765,7 @@ func (st *state) finish() {
 	defer st.mu.Unlock()
 	if !st.w.failed && st.stored && st.dirty() {
 		if err := st.save(st.saveCtx()); err != nil {
-			st.m.logger.LogAttrs(st.ctx(), slog.LevelError, "session: cannot save changes made after the response started",
+			st.m.logger.LogAttrs(st.reqContext(), slog.LevelError, "session: cannot save changes made after the response started",
 				slog.Any("error", err))
 		}
 	}
