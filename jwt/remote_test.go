@@ -311,6 +311,14 @@ func TestRemoteNeverFetched(t *testing.T) {
 	if rec.Code != 503 {
 		t.Fatalf("status %d", rec.Code)
 	}
+	// A bearer token of another kind is still left to the next
+	// Authenticator while the keys are unavailable.
+	for _, other := range []string{"ak_at_0123456789abcdefghijABCDEFGHIJ012345", "a+b.c/d.e="} {
+		r.Header.Set("Authorization", "Bearer "+other)
+		if _, err := f.ver.Authenticate(r); !errors.Is(err, authkit.ErrNoCredentials) {
+			t.Fatalf("%s: %v", other, err)
+		}
+	}
 }
 
 // jwkJSON returns the public JWK of k with fields changed by mod (a nil

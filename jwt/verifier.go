@@ -398,9 +398,23 @@ func (v *Verifier) check(ctx context.Context, token string, authn bool) (*entry,
 		v.emitRejected(ctx, errTooLarge, "")
 		return nil, errTooLarge
 	}
+	var hit *entry
+	if v.cache != nil {
+		hit = v.cache.get(token)
+	}
+	if hit == nil && authn {
+		// Decide "not a JWT" before anything can fail for other reasons
+		// (keys unavailable), so that another Authenticator gets its token.
+		if _, _, ok := split(token); !ok {
+			return nil, errNotJWT
+		}
+	}
 	idx, err := v.keys.current()
 	if err != nil {
 		if idx = v.keys.miss(ctx); idx == nil {
+			if authn && !base64URLOnly(token) {
+				return nil, errNotJWT
+			}
 			return nil, err
 		}
 	}
@@ -408,8 +422,9 @@ func (v *Verifier) check(ctx context.Context, token string, authn bool) (*entry,
 	if c := v.cache; c != nil {
 		if g := v.lastGen.Load(); g != idx.gen && v.lastGen.CompareAndSwap(g, idx.gen) && g != 0 {
 			c.clear()
+			hit = nil
 		}
-		if e := c.get(token); e != nil {
+		if e := hit; e != nil {
 			if e.gen == idx.gen {
 				if rej := v.checkTimes(e, nowMs); rej != nil {
 					c.remove(token, e)
