@@ -9,6 +9,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -190,7 +191,8 @@ func TestSaveNeverResurrects(t *testing.T) {
 	// A request loads the session; another logs it out; the first then
 	// saves a change. The session must stay dead.
 	st := newMemory(t)
-	m := session.New(st)
+	var logs logBuf
+	m := session.NewWithConfig(st, session.Config{Logger: logs.logger()})
 	loaded, release := make(chan struct{}), make(chan struct{})
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /slow-set", func(w http.ResponseWriter, r *http.Request) {
@@ -233,5 +235,8 @@ func TestSaveNeverResurrects(t *testing.T) {
 	}
 	for k := range st.All() {
 		t.Errorf("logged-out session resurrected: %s", k)
+	}
+	if !strings.Contains(logs.String(), "changes were discarded") {
+		t.Errorf("discarded change not logged: %s", logs.String())
 	}
 }

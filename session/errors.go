@@ -27,7 +27,7 @@ var (
 	// started, or the handler has returned. The change is not made. Changes
 	// to an existing session's data after the response started do not get
 	// this error: they are saved when the handler returns.
-	ErrCommitted = errors.New("session: response already started; change needs a header and was not made")
+	ErrCommitted = errors.New("session: response already started")
 
 	// ErrNoMiddleware means the context carries no session: the handler is
 	// not behind [Manager.Middleware] (or, for Manager methods, behind

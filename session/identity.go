@@ -62,7 +62,7 @@ func (m *Manager) Login(ctx context.Context, subject string) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.done || st.headersSent {
-		return st.late("login")
+		return st.late("Login")
 	}
 	st.load()
 	if st.loadErr != nil {
@@ -88,7 +88,7 @@ func (m *Manager) RenewID(ctx context.Context) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.done || st.headersSent {
-		return st.late("renew")
+		return st.late("RenewID")
 	}
 	st.load()
 	if st.loadErr != nil {
@@ -300,7 +300,7 @@ func (m *Manager) RememberMe(ctx context.Context, on bool) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.done || st.headersSent {
-		return st.late("remember")
+		return st.late("RememberMe")
 	}
 	st.load()
 	if st.loadErr != nil {
@@ -335,7 +335,7 @@ func UseHeader(ctx context.Context) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.done || st.headersSent {
-		return st.late("use header")
+		return st.late("UseHeader")
 	}
 	st.viaHeader = true
 	return nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/authkit/authkit"
+	"github.com/authkit/authkit/cookie"
 	"github.com/authkit/authkit/session"
 	"github.com/authkit/authkit/store"
 )
@@ -783,6 +785,9 @@ func TestNewPanicsOnMisconfiguration(t *testing.T) {
 		"cap":              {MaxSessionsPerUser: -1},
 		"origin":           {TrustedOrigins: []string{"not an origin"}},
 		"header":           {Header: "bad header"},
+		"cookie max-age":   {Cookie: withMaxAge(cookie.New("__Host-s"))},
+		"insecure cookie":  {Cookie: cookie.Template{Name: "s", Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode}},
+		"host prefix path": {Cookie: withPath(cookie.New("__Host-s"), "/app")},
 	} {
 		t.Run(name, func(t *testing.T) {
 			defer func() {
@@ -801,6 +806,70 @@ func TestNewPanicsOnMisconfiguration(t *testing.T) {
 		}()
 		session.New(nil)
 	})
+}
+
+func withMaxAge(t cookie.Template) cookie.Template { t.MaxAge = time.Hour; return t }
+
+func withPath(t cookie.Template, p string) cookie.Template { t.Path = p; return t }
+
+func TestCustomCookie(t *testing.T) {
+	tmpl := cookie.New("__Secure-app")
+	tmpl.SameSite = http.SameSiteStrictMode
+	tmpl.Path = "/app"
+	m := session.NewWithConfig(newMemory(t), session.Config{Cookie: tmpl})
+	h := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == "POST" {
+			if err := m.Login(r.Context(), "alice"); err != nil {
+				t.Error(err)
+			}
+			return
+		}
+		id, err := m.Authenticate(r)
+		if err != nil {
+			io.WriteString(w, "anon")
+			return
+		}
+		io.WriteString(w, id.Subject)
+	}))
+	c := newClient(t, h)
+	res, _ := c.do("POST", "/app/login")
+	sc := res.Header.Get("Set-Cookie")
+	for _, want := range []string{"__Secure-app=", "Path=/app", "SameSite=Strict", "Secure", "HttpOnly"} {
+		if !strings.Contains(sc, want) {
+			t.Errorf("Set-Cookie %q lacks %q", sc, want)
+		}
+	}
+	if got := c.body("GET", "/app/x"); got != "alice" {
+		t.Errorf("whoami = %q", got)
+	}
+}
+
+func TestStoreOutageIsNotLoggedOut(t *testing.T) {
+	fs := &failingStore{Store: newMemory(t)}
+	m := session.NewWithConfig(fs, session.Config{Logger: slog.New(slog.DiscardHandler)})
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		if err := m.Login(r.Context(), "alice"); err != nil {
+			t.Error(err)
+		}
+	})
+	mux.Handle("GET /private", (&authkit.Guard{Logger: slog.New(slog.DiscardHandler)}).Require(m)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "secret")
+	})))
+	c := newClient(t, m.Middleware(mux))
+	c.body("POST", "/login")
+	fs.broken.Store(true)
+	res, _ := c.do("GET", "/private")
+	fs.broken.Store(false)
+	if res.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("store down: %d, want 503", res.StatusCode)
+	}
+	if len(res.Header.Values("Set-Cookie")) != 0 {
+		t.Error("store outage cleared the cookie")
+	}
+	if got := c.body("GET", "/private"); got != "secret" {
+		t.Errorf("after recovery: %q", got)
+	}
 }
 
 func equal(a, b any) bool { return reflect.DeepEqual(a, b) }

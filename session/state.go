@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -369,15 +370,15 @@ func (st *state) crossOriginBlocked() bool {
 	return st.crossOrigin == originRejected
 }
 
-// late reports a change refused because the response has started.
+// late reports a change refused because the response has started: it is
+// logged, since handlers often ignore errors from Set, and returned.
 func (st *state) late(what string) error {
-	when := "after the response started"
+	err := fmt.Errorf("%w: %s needs a response header and was not made", ErrCommitted, what)
 	if st.done {
-		when = "after the handler returned"
+		err = fmt.Errorf("%w: the handler has returned; %s was not made", ErrCommitted, what)
 	}
-	st.m.logger.LogAttrs(st.reqContext(), slog.LevelWarn, "session: change refused "+when+"; it needs a response header",
-		slog.String("change", what))
-	return ErrCommitted
+	st.m.logger.LogAttrs(st.reqContext(), slog.LevelWarn, "session: change refused", slog.Any("error", err))
+	return err
 }
 
 // change applies a data change to the request's view.
@@ -385,7 +386,7 @@ func (st *state) change(o op) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.done {
-		return st.late(o.key)
+		return st.late("change of " + strconv.Quote(o.key))
 	}
 	st.load()
 	if st.loadErr != nil {
@@ -397,7 +398,7 @@ func (st *state) change(o op) error {
 			return nil
 		}
 		if st.headersSent {
-			return st.late(o.key)
+			return st.late("a new session (for " + strconv.Quote(o.key) + ")")
 		}
 		if st.crossOriginBlocked() {
 			return ErrCrossOrigin
@@ -433,7 +434,7 @@ func (st *state) pop(key string, decode func(tag byte, val []byte) error) error 
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.done {
-		return st.late(key)
+		return st.late("pop of " + strconv.Quote(key))
 	}
 	st.load()
 	if st.loadErr != nil {
