@@ -24,8 +24,8 @@ const (
 	EdDSA Algorithm = "EdDSA" // Ed25519 (RFC 8037)
 )
 
-// Algorithms lists every supported algorithm.
-var Algorithms = []Algorithm{HS256, HS384, HS512, RS256, PS256, ES256, ES384, EdDSA}
+// allAlgorithms lists every supported algorithm.
+var allAlgorithms = []Algorithm{HS256, HS384, HS512, RS256, PS256, ES256, ES384, EdDSA}
 
 // asymmetricAlgorithms is the default allowlist of a RemoteKeySet.
 var asymmetricAlgorithms = []Algorithm{RS256, PS256, ES256, ES384, EdDSA}

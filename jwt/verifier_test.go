@@ -18,7 +18,7 @@ import (
 )
 
 func TestIssueVerifyEveryAlgorithm(t *testing.T) {
-	for _, alg := range Algorithms {
+	for _, alg := range allAlgorithms {
 		t.Run(string(alg), func(t *testing.T) {
 			f := newFixture(t, mustKeySet(t, testKey(t, alg)), nil)
 			f.clk.Set(t0.Add(123 * time.Millisecond))
