@@ -423,3 +423,75 @@ func waitNoLockWaiters(t *testing.T, s *Store) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestRetryAfterInnoDBDeadlock makes a store statement part of an InnoDB
+// deadlock: another transaction holds a shared lock on the row, the store's
+// CompareAndSwap waits for an exclusive one, and the transaction then
+// updates the row itself. InnoDB aborts one of the two. When it aborts the
+// store's statement, the store must retry it and report the retry's outcome.
+func TestRetryAfterInnoDBDeadlock(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		if b.dialect != MySQL {
+			t.Skip("InnoDB only")
+		}
+		s := newTestStore(t, b, Config{})
+		var retries atomic.Int32
+		s.onRetry = func(err error) { retries.Add(1) }
+		bg := context.Background()
+		exp := time.Now().Add(time.Hour)
+		if err := s.Set(bg, "k", []byte("v"), exp); err != nil {
+			t.Fatal(err)
+		}
+		tbl := s.dialect.quote(s.table)
+		tx, err := s.db.BeginTx(bg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback()
+		var v []byte
+		if err := tx.QueryRowContext(bg, "SELECT v FROM "+tbl+" WHERE k = ? LOCK IN SHARE MODE", []byte("k")).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		type result struct {
+			ok  bool
+			err error
+		}
+		done := make(chan result, 1)
+		go func() {
+			ok, err := s.CompareAndSwap(bg, "k", []byte("v"), []byte("store"), exp)
+			done <- result{ok, err}
+		}()
+		// INNODB_TRX is a cache that InnoDB refreshes only when it was
+		// last read over 100 ms ago: poll it more slowly than that.
+		waitForEvery(t, "the store's update to wait for the lock", 150*time.Millisecond, func() bool {
+			var n int
+			if err := s.db.QueryRow("SELECT COUNT(*) FROM information_schema.innodb_trx WHERE trx_state = 'LOCK WAIT' AND LOCATE(?, trx_query) > 0",
+				s.table).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n > 0
+		})
+		_, txErr := tx.ExecContext(bg, "UPDATE "+tbl+" SET v = ? WHERE k = ?", []byte("tx"), []byte("k"))
+		if txErr == nil {
+			txErr = tx.Commit()
+		}
+		r := <-done
+		if r.err != nil {
+			t.Fatalf("CompareAndSwap = %v", r.err)
+		}
+		got, err := s.Get(bg, "k")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("transaction: %v; store swapped %v after %d retries; value %q", txErr, r.ok, retries.Load(), got)
+		if txErr == nil {
+			// The store's statement was the victim: retried, it found
+			// the transaction's value and did not swap.
+			if retries.Load() == 0 || r.ok || string(got) != "tx" {
+				t.Fatalf("the transaction won, yet the store retried %d times, swapped %v, value %q", retries.Load(), r.ok, got)
+			}
+		} else if !b.dialect.retryable(txErr) || !r.ok || string(got) != "store" {
+			t.Fatalf("transaction error %v, store swapped %v, value %q", txErr, r.ok, got)
+		}
+	})
+}

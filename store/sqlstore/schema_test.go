@@ -272,11 +272,17 @@ func TestCleanupLogsErrors(t *testing.T) {
 // waitFor polls cond until it holds, failing the test after 20 seconds.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
+	waitForEvery(t, what, 5*time.Millisecond, cond)
+}
+
+// waitForEvery is waitFor polling every interval.
+func waitForEvery(t *testing.T, what string, interval time.Duration, cond func() bool) {
+	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(interval)
 	}
 }

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -283,6 +285,9 @@ func TestConcurrentIncrements(t *testing.T) {
 	const workers, each = 16, 8
 	forEachBackend(t, func(t *testing.T, b backend) {
 		s := newTestStore(t, b, Config{})
+		var retries atomic.Int32
+		s.onRetry = func(error) { retries.Add(1) }
+		defer func() { t.Logf("%d statements retried after a transient conflict", retries.Load()) }()
 		ctx := context.Background()
 		exp := time.Now().Add(time.Hour)
 		var wg sync.WaitGroup
@@ -325,6 +330,58 @@ func TestConcurrentIncrements(t *testing.T) {
 		got, err := s.Get(ctx, "counter")
 		if err != nil || string(got) != strconv.Itoa(workers*each) {
 			t.Fatalf("counter = %q, %v; want %d", got, err, workers*each)
+		}
+	})
+}
+
+// TestConcurrentLock uses one key as a lock: goroutines take it with
+// CompareAndSwap-if-absent and release it with CompareAndSwap-delete. Two
+// holders at once, or a lost release, fail the test. Racing inserts and
+// deletes of one key are what provokes InnoDB deadlocks (gap and
+// insert-intention locks), which must be retried inside the store.
+func TestConcurrentLock(t *testing.T) {
+	const workers, each = 8, 15
+	forEachBackend(t, func(t *testing.T, b backend) {
+		s := newTestStore(t, b, Config{})
+		var retries atomic.Int32
+		s.onRetry = func(error) { retries.Add(1) }
+		defer func() { t.Logf("%d statements retried after a transient conflict", retries.Load()) }()
+		ctx := context.Background()
+		var held atomic.Bool
+		var wg sync.WaitGroup
+		errs := make(chan error, workers)
+		for w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				me := []byte("holder-" + strconv.Itoa(w))
+				for got := 0; got < each; {
+					ok, err := s.CompareAndSwap(ctx, "lock", nil, me, time.Now().Add(time.Minute))
+					if err != nil {
+						errs <- err
+						return
+					}
+					if !ok {
+						continue
+					}
+					if !held.CompareAndSwap(false, true) {
+						errs <- errors.New("two holders at once")
+						return
+					}
+					got++
+					held.Store(false)
+					ok, err = s.CompareAndSwap(ctx, "lock", me, nil, time.Time{})
+					if err != nil || !ok {
+						errs <- fmt.Errorf("release = %v, %v", ok, err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
 		}
 	})
 }
