@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -238,5 +239,81 @@ func TestSaveNeverResurrects(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "changes were discarded") {
 		t.Errorf("discarded change not logged: %s", logs.String())
+	}
+}
+
+// Requests sent in parallel with a login still carry the pre-login ID.
+// Whether they reach the server after the login or started before it and
+// save after it, their responses must not touch the cookie: a deletion or a
+// new session's cookie would overwrite the login's cookie in the browser
+// if it arrived last, logging the user out.
+func TestParallelRequestsDuringLogin(t *testing.T) {
+	st := newMemory(t)
+	m := session.NewWithConfig(st, session.Config{Logger: slog.New(slog.DiscardHandler)})
+	loaded, release := make(chan struct{}), make(chan struct{})
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /slow-set", func(w http.ResponseWriter, r *http.Request) {
+		if _, err := session.Get[string](r.Context(), "cart"); err != nil {
+			t.Error(err)
+		}
+		close(loaded)
+		<-release
+		if err := session.Set(r.Context(), "late", "v"); err != nil {
+			t.Error(err)
+		}
+	})
+	h := m.Middleware(mux)
+	a := app(m)
+	c := newClient(t, a)
+	c.body("POST", "/set?k=cart&v=3")
+	pre := c.cookie()
+
+	// Started before the login, saves after it.
+	slow := newClient(t, h)
+	slow.setCookie(pre)
+	done := make(chan *http.Response)
+	go func() {
+		res, _ := slow.do("POST", "/slow-set")
+		done <- res
+	}()
+	<-loaded
+	c.body("POST", "/login?u=alice")
+	post := c.cookie()
+	close(release)
+	if res := <-done; len(res.Header.Values("Set-Cookie")) != 0 {
+		t.Errorf("request that saved after the login touched the cookie: %q", res.Header.Values("Set-Cookie"))
+	}
+
+	// Arrives after the login.
+	parallel := newClient(t, a)
+	parallel.setCookie(pre)
+	for _, tc := range []struct{ method, target, want string }{
+		{"GET", "/whoami", "invalid"},
+		{"GET", "/get?k=cart", "-"},
+		{"POST", "/set?k=x&v=1", "error: " + session.ErrEnded.Error() + ": the session ID was just renewed by another request\n"},
+	} {
+		res, body := parallel.do(tc.method, tc.target)
+		if body != tc.want {
+			t.Errorf("%s %s = %q, want %q", tc.method, tc.target, body, tc.want)
+		}
+		if sc := res.Header.Values("Set-Cookie"); len(sc) != 0 {
+			t.Errorf("%s %s touched the cookie: %q", tc.method, tc.target, sc)
+		}
+	}
+	if got := c.body("GET", "/whoami"); got != "alice" || c.cookie() != post {
+		t.Errorf("after the parallel requests: %q", got)
+	}
+	if got := c.body("GET", "/get?k=cart"); got != "3" {
+		t.Errorf("cart = %q", got)
+	}
+	// No session was created for the parallel requests.
+	n := 0
+	for k, v := range st.All() {
+		if strings.HasPrefix(k, "sess:") && len(v) > 1 {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d live session records, want 1", n)
 	}
 }

@@ -328,7 +328,7 @@ func (m *Manager) forgetIfCurrent(ctx context.Context, key storeKey) {
 	}
 	st.mu.Lock()
 	if st.stored && st.key == key {
-		st.forget()
+		st.forget(true)
 	}
 	st.mu.Unlock()
 }

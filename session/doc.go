@@ -54,7 +54,8 @@
 // last remains. A [Pop] removes its key only if it still holds the value read,
 // so a newer flash survives. A save never recreates a session that was logged
 // out, renewed, revoked or expired meanwhile ([ErrEnded]); its changes are
-// dropped and logged.
+// dropped and logged, and its response leaves the cookie alone, so a request
+// racing a login in the same browser cannot overwrite the new cookie.
 //
 // # Identity
 //

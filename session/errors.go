@@ -42,7 +42,10 @@ var (
 
 	// ErrEnded means the session was ended by a concurrent request — logged
 	// out, renewed, revoked, or expired — while this one was using it. A
-	// commit never recreates such a session; Login returns it when its new
-	// session was revoked while being created.
+	// commit never recreates such a session. Set returns it on a request that
+	// presented a session ID renewed moments ago by a parallel Login or
+	// RenewID (creating a session there would overwrite the new cookie);
+	// RenewID returns it when the session ended first; Login returns it when
+	// its new session was revoked while being created.
 	ErrEnded = errors.New("session: ended concurrently")
 )

@@ -27,8 +27,14 @@ func (m *Manager) stateOf(ctx context.Context) (*state, error) {
 // proved who they are. It
 //
 //   - ends the current session ID at once, atomically taking its latest
-//     data: a session ID planted before login (fixation) is dead, and a
-//     concurrent request still carrying it is anonymous;
+//     data: a session ID planted before login (fixation) is dead. For a
+//     minute a marker stays under the old ID's store key, so that requests
+//     the browser sent in parallel with the old ID are anonymous but leave
+//     the cookie alone (a cookie deletion or a new session's cookie in their
+//     responses would overwrite the new one); [Set] on such a request fails
+//     with [ErrEnded], and changes from requests that loaded the old session
+//     before the login are dropped and logged, never moved to the new
+//     session — the old ID may be an attacker's;
 //   - stores the data under a new ID — kept, with the request's pending
 //     changes, unless the session belonged to a different subject, in which
 //     case the new session starts empty;
@@ -100,15 +106,19 @@ func (m *Manager) RenewID(ctx context.Context) error {
 	return st.renew(ctx, "", false)
 }
 
-// takeRecord deletes the record under key and returns what it held at the
-// moment of deletion (nil if it was already gone). The CompareAndSwap loop
-// makes the read and the delete one atomic step, so no concurrent save
-// lands in between and is lost.
+// takeRecord replaces the record under key with a tombstone (see
+// tombstone) and returns what it held at that moment (nil if it was already
+// gone). The CompareAndSwap loop makes the read and the replacement one
+// atomic step, so no concurrent save lands in between and is lost.
 func (m *Manager) takeRecord(ctx context.Context, key storeKey) ([]byte, error) {
 	var taken []byte
 	err := cas.Update(ctx, m.store, string(key), cas.Policy{}, func(cur []byte) ([]byte, time.Time, error) {
+		taken = nil
+		if len(cur) == 0 || isTombstone(cur) {
+			return nil, time.Time{}, cas.ErrNoChange
+		}
 		taken = cur
-		return nil, time.Time{}, nil
+		return tombstone, m.now().Add(renewGrace), nil
 	})
 	return taken, err
 }
@@ -159,7 +169,7 @@ func (st *state) renew(ctx context.Context, subject string, login bool) error {
 	} else {
 		if base.created == 0 {
 			m.cleanupIndex(ctx, oldSubject, oldKey)
-			st.forget()
+			st.forget(true)
 			return ErrEnded
 		}
 		rec = base
@@ -173,12 +183,12 @@ func (st *state) renew(ctx context.Context, subject string, login bool) error {
 	enc := appendRecord(make([]byte, 0, encodedLen(&rec)), &rec)
 	if len(enc) > m.cfg.MaxSize {
 		m.cleanupIndex(ctx, oldSubject, oldKey)
-		st.forget()
+		st.forget(true)
 		return fmt.Errorf("%w: %d bytes, over %d", ErrTooLarge, len(enc), m.cfg.MaxSize)
 	}
 	if now >= rec.deadline() {
 		m.cleanupIndex(ctx, oldSubject, oldKey)
-		st.forget()
+		st.forget(true)
 		return ErrEnded
 	}
 	id := newID()
@@ -196,7 +206,7 @@ func (st *state) renew(ctx context.Context, subject string, login bool) error {
 		evicted, err := m.indexPut(ctx, subject, mem, replace)
 		if err != nil {
 			m.cleanupIndex(ctx, oldSubject, oldKey)
-			st.forget()
+			st.forget(true)
 			return fmt.Errorf("session: recording the session in the index: %w", err)
 		}
 		m.endEvicted(ctx, st.r, subject, evicted)
@@ -208,7 +218,7 @@ func (st *state) renew(ctx context.Context, subject string, login bool) error {
 			_ = m.indexRemove(ctx, subject, key)
 		}
 		m.cleanupIndex(ctx, oldSubject, oldKey)
-		st.forget()
+		st.forget(true)
 		return fmt.Errorf("session: storing the session: %w", err)
 	}
 
@@ -221,7 +231,7 @@ func (st *state) renew(ctx context.Context, subject string, login bool) error {
 		} else if !ok {
 			_ = m.store.Delete(ctx, string(key))
 			m.cleanupIndex(ctx, oldSubject, oldKey)
-			st.forget()
+			st.forget(true)
 			return fmt.Errorf("%w: the subject's sessions were revoked during login", ErrEnded)
 		}
 	}
@@ -280,7 +290,7 @@ func (m *Manager) Logout(ctx context.Context) error {
 		}
 		m.emitRequest(st.r, authkit.EventLogout, subject, "")
 	}
-	st.forget()
+	st.forget(true)
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"slices"
+	"time"
 
 	"github.com/authkit/authkit/store"
 )
@@ -51,6 +52,21 @@ const (
 )
 
 var errCorrupt = errors.New("session: corrupt record")
+
+// A tombstone is what Login and RenewID leave under the old ID's key for
+// renewGrace: one byte that is not a record version. A request presenting
+// the old ID meanwhile is anonymous, but it was most likely sent in
+// parallel with the renewing request by the same browser, so its response
+// must not delete the cookie or set a new one — either would overwrite the
+// renewed cookie if it arrived last.
+const (
+	tombstoneByte = 0xff
+	renewGrace    = time.Minute
+)
+
+var tombstone = []byte{tombstoneByte}
+
+func isTombstone(b []byte) bool { return len(b) == 1 && b[0] == tombstoneByte }
 
 // record is a decoded session record. Its byte slices alias the buffer it
 // was decoded from.

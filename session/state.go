@@ -142,6 +142,7 @@ type state struct {
 	loaded  bool
 	loadErr error  // the store could not be read; sticky
 	invalid string // why a presented credential was refused, "" if it was not
+	renewed bool   // the presented ID was renewed moments ago by another request
 
 	id     sessionID
 	key    storeKey
@@ -234,6 +235,11 @@ func (st *state) load() {
 			return
 		}
 		st.loadErr = fmt.Errorf("session: loading session: %w", err)
+		return
+	}
+	if isTombstone(raw) {
+		// Anonymous, but leave the cookie alone: see tombstone.
+		st.invalid, st.renewed = "renewed", true
 		return
 	}
 	if err := decodeRecord(raw, &st.rec, st.buf[:]); err != nil {
@@ -400,6 +406,10 @@ func (st *state) change(o op) error {
 		if st.headersSent {
 			return st.late("a new session (for " + strconv.Quote(o.key) + ")")
 		}
+		if st.renewed {
+			// A new session's cookie would overwrite the renewed one.
+			return fmt.Errorf("%w: the session ID was just renewed by another request", ErrEnded)
+		}
 		if st.crossOriginBlocked() {
 			return ErrCrossOrigin
 		}
@@ -545,13 +555,16 @@ func (st *state) adopt(id sessionID, key storeKey, enc []byte) {
 	st.sendID, st.clear = true, false
 }
 
-// forget makes the request anonymous after its session ended.
-func (st *state) forget() {
+// forget makes the request anonymous after its session ended. With clear,
+// the client is told to drop the cookie (Logout); without, the cookie is
+// left alone, because the session may have been renewed by a parallel
+// request whose new cookie a deletion would overwrite.
+func (st *state) forget(clear bool) {
 	st.id, st.key, st.stored, st.raw = "", "", false, nil
 	st.rec = record{}
 	st.ops = st.ops[:0]
 	st.touch, st.remember, st.sendID = false, 0, false
-	st.clear = st.present
+	st.clear = clear && st.present
 }
 
 // applyOps returns entries with ops applied, sorted, in dst's storage when
@@ -607,7 +620,7 @@ func (st *state) merge(ctx context.Context) error {
 	}
 	fn := func(c []byte) ([]byte, time.Time, error) {
 		cur, next, touched, outcome = c, nil, false, write
-		if len(c) == 0 {
+		if len(c) == 0 || isTombstone(c) {
 			return nil, time.Time{}, ErrEnded
 		}
 		var rec record
@@ -663,7 +676,7 @@ func (st *state) merge(ctx context.Context) error {
 		if err == nil && st.rec.hasSubject() {
 			_ = m.indexRemove(ctx, string(st.rec.subject), st.key)
 		}
-		st.forget()
+		st.forget(false)
 		return nil
 	}
 	if err != nil {
