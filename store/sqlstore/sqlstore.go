@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"time"
 
@@ -217,7 +218,27 @@ func (s *Store) migratePostgres(ctx context.Context, stmts []string) error {
 }
 
 // nowMillis returns the store clock's current time in Unix milliseconds.
-func (s *Store) nowMillis() int64 { return s.now().UnixMilli() }
+func (s *Store) nowMillis() int64 { return unixMilli(s.now()) }
+
+// The times whose Unix milliseconds are the int64 extremes.
+var (
+	maxMilliTime = time.UnixMilli(math.MaxInt64)
+	minMilliTime = time.UnixMilli(math.MinInt64)
+)
+
+// unixMilli returns t in Unix milliseconds, rounded down, clamped to the
+// int64 range (time.Time.UnixMilli is undefined beyond it): an expiry
+// hundreds of millions of years ahead is kept forever, not wrapped into the
+// past.
+func unixMilli(t time.Time) int64 {
+	switch {
+	case t.After(maxMilliTime):
+		return math.MaxInt64
+	case t.Before(minMilliTime):
+		return math.MinInt64
+	}
+	return t.UnixMilli()
+}
 
 // Get implements [store.Store]. An expired row is absent: [store.ErrNotFound].
 func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
@@ -256,7 +277,7 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, expiresAt tim
 	if err := store.CheckExpiry(expiresAt); err != nil {
 		return err
 	}
-	k, exp := []byte(key), expiresAt.UnixMilli()
+	k, exp := []byte(key), unixMilli(expiresAt)
 	err := s.retry(ctx, func() error {
 		var err error
 		if exp <= s.nowMillis() {
@@ -316,7 +337,7 @@ func (s *Store) CompareAndSwap(ctx context.Context, key string, old, new []byte,
 	k := []byte(key)
 	var exp int64
 	if len(new) > 0 {
-		exp = expiresAt.UnixMilli()
+		exp = unixMilli(expiresAt)
 	}
 	var swapped bool
 	err := s.retry(ctx, func() error {

@@ -385,3 +385,46 @@ func TestConcurrentLock(t *testing.T) {
 		}
 	})
 }
+
+// TestExtremeExpiries checks expiries far in the past and future, including
+// beyond the range of Unix milliseconds in an int64, which are clamped.
+func TestExtremeExpiries(t *testing.T) {
+	cases := []struct {
+		name string
+		exp  time.Time
+		live bool
+	}{
+		{"year 9999", time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC), true},
+		{"beyond int64 milliseconds", time.Unix(1<<62, 0), true},
+		{"epoch", time.Unix(0, 0), false},
+		{"year 1600", time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC), false},
+		{"before int64 milliseconds", time.Unix(-1<<62, 0), false},
+		{"half a millisecond from now", time.Now().Add(500 * time.Microsecond), false},
+	}
+	forEachBackend(t, func(t *testing.T, b backend) {
+		if b.name == "mysql-foundrows" || b.name == "mysql-interpolate" {
+			t.Skip("one configuration per dialect is enough")
+		}
+		s := newTestStore(t, b, Config{})
+		ctx := context.Background()
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				if err := s.Set(ctx, "set", []byte("v"), c.exp); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := s.Get(ctx, "set"); (err == nil) != c.live {
+					t.Fatalf("after Set, Get error = %v, want live=%v", err, c.live)
+				}
+				if err := s.Delete(ctx, "cas"); err != nil {
+					t.Fatal(err)
+				}
+				if ok, err := s.CompareAndSwap(ctx, "cas", nil, []byte("v"), c.exp); !ok || err != nil {
+					t.Fatalf("CompareAndSwap-if-absent = %v, %v", ok, err)
+				}
+				if _, err := s.Get(ctx, "cas"); (err == nil) != c.live {
+					t.Fatalf("after CompareAndSwap, Get error = %v, want live=%v", err, c.live)
+				}
+			})
+		}
+	})
+}
