@@ -99,6 +99,10 @@ func TestScenarios(t *testing.T) {
 			cas("a", "", "1", h, true), get("a", []byte("1")), cas("a", "", "2", h, false), get("a", []byte("1")),
 			// Same value and expiry as the live row: still a mismatch.
 			cas("a", "", "1", h, false), get("a", []byte("1")),
+			// A failed attempt leaves no trace that could make the next
+			// insert on the same connection look failed (MySQL's insert ID).
+			cas("b", "", "1", h, true), get("b", []byte("1")),
+			cas("b", "1", "1", h, true), cas("c", "1", "1", h, false), cas("c", "", "1", h, true),
 		}},
 		{"insert over an expired row", []op{
 			set("a", "1", time.Second), advance(time.Second), cas("a", "", "1", time.Second, true), get("a", []byte("1")),
