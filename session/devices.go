@@ -100,43 +100,9 @@ func (m *Manager) member(r *http.Request, key storeKey, created, deadline int64)
 	}
 }
 
-// indexUpdate applies fn to subject's index members in a CompareAndSwap
-// loop, after pruning expired ones; past the cap it evicts the oldest and
-// returns them. fn may return cas.ErrNoChange.
-func (m *Manager) indexUpdate(ctx context.Context, subject string, fn func([]index.Member) ([]index.Member, error)) (evicted []index.Member, err error) {
-	err = cas.Update(ctx, m.store, m.index.Key(subject), cas.Policy{}, func(cur []byte) ([]byte, time.Time, error) {
-		evicted = nil
-		members, err := index.Decode(cur)
-		if err != nil {
-			return nil, time.Time{}, err
-		}
-		now := m.now()
-		members = slices.DeleteFunc(members, func(x index.Member) bool { return !x.Expires.After(now) })
-		if members, err = fn(members); err != nil {
-			return nil, time.Time{}, err
-		}
-		if n := len(members) - m.cfg.MaxSessionsPerUser; n > 0 {
-			slices.SortStableFunc(members, func(a, b index.Member) int { return a.Created.Compare(b.Created) })
-			evicted = slices.Clone(members[:n])
-			members = members[n:]
-		}
-		if len(members) == 0 {
-			return nil, time.Time{}, nil
-		}
-		var exp time.Time
-		for _, x := range members {
-			if x.Expires.After(exp) {
-				exp = x.Expires
-			}
-		}
-		return index.Encode(members), exp, nil
-	})
-	return evicted, err
-}
-
 // indexPut adds mem to subject's index, atomically removing replace.
 func (m *Manager) indexPut(ctx context.Context, subject string, mem index.Member, replace storeKey) ([]index.Member, error) {
-	return m.indexUpdate(ctx, subject, func(ms []index.Member) ([]index.Member, error) {
+	return m.index.Update(ctx, subject, func(ms []index.Member) ([]index.Member, error) {
 		ms = slices.DeleteFunc(ms, func(x index.Member) bool { return x.ID == mem.ID || x.ID == string(replace) })
 		return append(ms, mem), nil
 	})
@@ -144,7 +110,7 @@ func (m *Manager) indexPut(ctx context.Context, subject string, mem index.Member
 
 // indexRemove removes key from subject's index.
 func (m *Manager) indexRemove(ctx context.Context, subject string, key storeKey) error {
-	_, err := m.indexUpdate(ctx, subject, func(ms []index.Member) ([]index.Member, error) {
+	_, err := m.index.Update(ctx, subject, func(ms []index.Member) ([]index.Member, error) {
 		n := len(ms)
 		ms = slices.DeleteFunc(ms, func(x index.Member) bool { return x.ID == string(key) })
 		if len(ms) == n {
@@ -160,7 +126,7 @@ func (m *Manager) indexRemove(ctx context.Context, subject string, key storeKey)
 // session that a revocation removed.
 func (m *Manager) indexTouch(ctx context.Context, st *state) {
 	mem := m.member(st.r, st.key, st.rec.created, st.rec.deadline())
-	_, err := m.indexUpdate(ctx, string(st.rec.subject), func(ms []index.Member) ([]index.Member, error) {
+	_, err := m.index.Update(ctx, string(st.rec.subject), func(ms []index.Member) ([]index.Member, error) {
 		i := slices.IndexFunc(ms, func(x index.Member) bool { return x.ID == mem.ID })
 		if i < 0 {
 			return nil, cas.ErrNoChange

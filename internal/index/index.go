@@ -63,29 +63,27 @@ func (x *Index) now() time.Time {
 // Key returns the store key of subject's index record.
 func (x *Index) Key(subject string) string { return keyhash.Key(x.Prefix, subject) }
 
-// Add records m under subject, replacing a member with the same ID. Expired
-// members are pruned; if more than Max remain, the oldest (by Created) are
-// removed and returned so the caller can end them.
-func (x *Index) Add(ctx context.Context, subject string, m Member) (evicted []Member, err error) {
-	if len(m.ID) == 0 || len(m.ID) > MaxIDLen || len(m.Data) > MaxDataLen {
-		return nil, fmt.Errorf("index: member ID or data out of bounds")
-	}
+// Update applies fn to subject's live members in a CompareAndSwap loop:
+// expired members are pruned before fn sees them, and if more than Max remain
+// after it, the oldest (by Created) are removed and returned so the caller
+// can end them. fn may return cas.ErrNoChange to leave the record as it is;
+// it may run several times and must not have other side effects. An index
+// left with no members is deleted.
+func (x *Index) Update(ctx context.Context, subject string, fn func([]Member) ([]Member, error)) (evicted []Member, err error) {
 	if x.Max <= 0 || x.Max > MaxMembers {
 		return nil, fmt.Errorf("index: Max must be in 1..%d", MaxMembers)
 	}
 	err = cas.Update(ctx, x.Store, x.Key(subject), x.Retry, func(cur []byte) ([]byte, time.Time, error) {
+		evicted = nil
 		members, err := decode(cur)
 		if err != nil {
 			return nil, time.Time{}, err
 		}
-		now := x.now()
-		members = prune(members, now)
-		members = slices.DeleteFunc(members, func(o Member) bool { return o.ID == m.ID })
-		members = append(members, m)
-		evicted = nil
-		if len(members) > x.Max {
+		if members, err = fn(prune(members, x.now())); err != nil {
+			return nil, time.Time{}, err
+		}
+		if n := len(members) - x.Max; n > 0 {
 			slices.SortStableFunc(members, func(a, b Member) int { return a.Created.Compare(b.Created) })
-			n := len(members) - x.Max
 			evicted = slices.Clone(members[:n])
 			members = members[n:]
 		}
@@ -97,45 +95,53 @@ func (x *Index) Add(ctx context.Context, subject string, m Member) (evicted []Me
 	return evicted, nil
 }
 
+// Add records m under subject, replacing a member with the same ID, and
+// returns the members the cap evicted (see [Index.Update]).
+func (x *Index) Add(ctx context.Context, subject string, m Member) (evicted []Member, err error) {
+	if len(m.ID) == 0 || len(m.ID) > MaxIDLen || len(m.Data) > MaxDataLen {
+		return nil, fmt.Errorf("index: member ID or data out of bounds")
+	}
+	return x.Update(ctx, subject, func(members []Member) ([]Member, error) {
+		members = slices.DeleteFunc(members, func(o Member) bool { return o.ID == m.ID })
+		return append(members, m), nil
+	})
+}
+
 // Remove deletes the members with the given IDs from subject's index.
 func (x *Index) Remove(ctx context.Context, subject string, ids ...string) error {
-	return cas.Update(ctx, x.Store, x.Key(subject), x.Retry, func(cur []byte) ([]byte, time.Time, error) {
-		if cur == nil {
-			return nil, time.Time{}, cas.ErrNoChange
-		}
-		members, err := decode(cur)
-		if err != nil {
-			return nil, time.Time{}, err
-		}
-		members = prune(members, x.now())
+	_, err := x.Update(ctx, subject, func(members []Member) ([]Member, error) {
+		n := len(members)
 		members = slices.DeleteFunc(members, func(o Member) bool { return slices.Contains(ids, o.ID) })
-		return encodeRecord(members)
+		if len(members) == n {
+			return nil, cas.ErrNoChange
+		}
+		return members, nil
 	})
+	return err
 }
 
 // RemoveAll empties subject's index except for the member whose ID is keep
 // (none when keep is empty), and returns the members it removed.
 func (x *Index) RemoveAll(ctx context.Context, subject, keep string) (removed []Member, err error) {
-	err = cas.Update(ctx, x.Store, x.Key(subject), x.Retry, func(cur []byte) ([]byte, time.Time, error) {
+	_, err = x.Update(ctx, subject, func(members []Member) ([]Member, error) {
 		removed = nil
-		if cur == nil {
-			return nil, time.Time{}, cas.ErrNoChange
-		}
-		members, err := decode(cur)
-		if err != nil {
-			return nil, time.Time{}, err
-		}
 		var kept []Member
-		for _, m := range prune(members, x.now()) {
+		for _, m := range members {
 			if keep != "" && m.ID == keep {
 				kept = append(kept, m)
 			} else {
 				removed = append(removed, m)
 			}
 		}
-		return encodeRecord(kept)
+		if len(removed) == 0 {
+			return nil, cas.ErrNoChange
+		}
+		return kept, nil
 	})
-	return removed, err
+	if err != nil {
+		return nil, err
+	}
+	return removed, nil
 }
 
 // List returns subject's live members, oldest first.
