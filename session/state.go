@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -18,6 +17,7 @@ import (
 	"github.com/authkit/authkit"
 	"github.com/authkit/authkit/cookie"
 	"github.com/authkit/authkit/internal/cas"
+	"github.com/authkit/authkit/internal/keyhash"
 	"github.com/authkit/authkit/store"
 )
 
@@ -54,13 +54,7 @@ func validID(s string) bool {
 }
 
 func (id sessionID) key() storeKey {
-	var in [idLen]byte
-	copy(in[:], id)
-	sum := sha256.Sum256(in[:])
-	var out [len(sessionPrefix) + idLen]byte
-	copy(out[:], sessionPrefix)
-	base64.RawURLEncoding.Encode(out[len(sessionPrefix):], sum[:])
-	return storeKey(out[:])
+	return storeKey(keyhash.Key(sessionPrefix, string(id)))
 }
 
 // handle is the public identifier of a session in listings: the hash part

@@ -13,25 +13,44 @@ package keyhash
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"strings"
 )
 
 // EncodedLen is the length of the hash part of a key.
 const EncodedLen = 43
 
-// Key returns prefix followed by the base64url SHA-256 of s.
+// Key returns prefix followed by the base64url SHA-256 of s. It allocates
+// only the result: short inputs (every secret authkit issues) are hashed
+// from a stack copy, since converting a string to a slice for the hash
+// would otherwise allocate.
 func Key(prefix, s string) string {
-	sum := sha256.Sum256([]byte(s))
-	b := make([]byte, 0, len(prefix)+EncodedLen)
-	b = append(b, prefix...)
-	b = base64.RawURLEncoding.AppendEncode(b, sum[:])
-	return string(b)
+	var sum [sha256.Size]byte
+	if len(s) <= stackLen {
+		var buf [stackLen]byte
+		n := copy(buf[:], s)
+		sum = sha256.Sum256(buf[:n])
+	} else {
+		sum = sha256.Sum256([]byte(s))
+	}
+	return encode(prefix, &sum)
 }
 
 // KeyBytes is [Key] for a secret held as bytes.
 func KeyBytes(prefix string, secret []byte) string {
 	sum := sha256.Sum256(secret)
-	b := make([]byte, 0, len(prefix)+EncodedLen)
-	b = append(b, prefix...)
-	b = base64.RawURLEncoding.AppendEncode(b, sum[:])
-	return string(b)
+	return encode(prefix, &sum)
+}
+
+const stackLen = 128
+
+func encode(prefix string, sum *[sha256.Size]byte) string {
+	var enc [EncodedLen]byte
+	base64.RawURLEncoding.Encode(enc[:], sum[:])
+	// A Builder grown once hands its buffer over as the string: one
+	// allocation, where concatenation takes two.
+	var b strings.Builder
+	b.Grow(len(prefix) + EncodedLen)
+	b.WriteString(prefix)
+	b.Write(enc[:])
+	return b.String()
 }

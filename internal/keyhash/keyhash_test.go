@@ -21,3 +21,14 @@ func TestKey(t *testing.T) {
 		t.Fatalf("key %q is not a valid store key", k)
 	}
 }
+
+func TestKeyAllocatesOnlyTheResult(t *testing.T) {
+	secret := strings.Repeat("x", 43)
+	if n := testing.AllocsPerRun(100, func() { _ = Key("sess:", secret) }); n != 1 {
+		t.Fatalf("Key allocates %v times, want 1", n)
+	}
+	long := strings.Repeat("y", 1000)
+	if got, want := Key("p:", long), KeyBytes("p:", []byte(long)); got != want {
+		t.Fatalf("long input: Key = %q, KeyBytes = %q", got, want)
+	}
+}
