@@ -145,7 +145,14 @@ func backends() []backend {
 func forEachBackend(t *testing.T, f func(t *testing.T, b backend)) {
 	t.Cleanup(func() { closeShared(t) })
 	for _, b := range backends() {
-		t.Run(b.name, func(t *testing.T) { f(t, b) })
+		t.Run(b.name, func(t *testing.T) {
+			if b.dialect != SQLite {
+				// Skip (variable unset) or fail (server unreachable)
+				// once here rather than in every subtest.
+				b.open(t)
+			}
+			f(t, b)
+		})
 	}
 }
 

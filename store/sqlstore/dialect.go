@@ -89,8 +89,8 @@ func (d Dialect) quote(ident string) string {
 //
 //   - k: the key, a byte string (BYTEA, VARBINARY(255), BLOB) so that keys
 //     compare byte for byte — no collation folds case or trailing spaces;
-//   - v: the value (BYTEA, MEDIUMBLOB — 16 MiB, since a MySQL BLOB holds only
-//     64 KiB —, BLOB);
+//   - v: the value (BYTEA, MEDIUMBLOB, BLOB; on MySQL a BLOB would hold only
+//     64 KiB, a MEDIUMBLOB holds 16 MiB);
 //   - expires_at: the expiry in Unix milliseconds (BIGINT), indexed for the
 //     cleanup of expired rows.
 //
