@@ -1,80 +1,105 @@
-// Command demo is authkit's showcase server. This first version shows the
-// foundation: a Guard protecting a route, and credentials kept in the
-// in-memory store under the SHA-256 of their secret. The full demo — cookie,
-// session, token and JWT side by side — grows from it as the packages land.
+// Command demo is authkit's showcase: one server where you sign in with a
+// sealed cookie, a server-side session, an opaque token and a JWT, and see —
+// on one page — what travels over the wire and what the server keeps.
 //
-//	go run ./examples/demo            # listens on 127.0.0.1:8080
-//	curl -X POST 127.0.0.1:8080/api/demo-token
-//	curl -H "Authorization: Bearer <token>" 127.0.0.1:8080/api/me
+//	go run ./examples/demo                      # http://127.0.0.1:8080, in-memory store
+//	go run ./examples/demo -store redis://127.0.0.1:6379/0
+//	go run ./examples/demo -store 'postgres://postgres@127.0.0.1:5432/test?sslmode=disable'
+//	go run ./examples/demo -store 'mysql://root@127.0.0.1:3306/test'
+//	go run ./examples/demo -store sqlite:demo.db
+//
+// A demo user is created at start-up ("demo", password "demo-password") with
+// a legacy bcrypt hash, so the first login shows the upgrade to argon2id.
+// examples/README.md describes what to look at.
 package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
-	"log"
+	"fmt"
+	"log/slog"
+	"net"
 	"net/http"
-	"strings"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
-
-	"github.com/authkit/authkit"
-	"github.com/authkit/authkit/internal/keyhash"
-	"github.com/authkit/authkit/internal/secret"
-	"github.com/authkit/authkit/store"
 )
 
-const tokenPrefix = "demo_"
-
-type demoTokens struct{ st store.Store }
-
-func (d demoTokens) Authenticate(r *http.Request) (*authkit.Identity, error) {
-	tok, err := authkit.BearerToken(r)
-	if err != nil {
-		return nil, err
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(1)
 	}
-	if !strings.HasPrefix(tok, tokenPrefix) {
-		return nil, authkit.ErrNoCredentials
-	}
-	sub, err := d.st.Get(r.Context(), keyhash.Key("demo:", tok))
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, authkit.ErrInvalidCredentials
-	}
-	if err != nil {
-		return nil, err
-	}
-	return &authkit.Identity{Subject: string(sub), Method: "token"}, nil
 }
 
-func main() {
-	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
-	flag.Parse()
-
-	st := store.NewMemory()
-	defer st.Close()
-	tokens := demoTokens{st}
-
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /api/demo-token", func(w http.ResponseWriter, r *http.Request) {
-		tok := tokenPrefix + secret.Base62(32)
-		if err := st.Set(r.Context(), keyhash.Key("demo:", tok), []byte("demo-user"), time.Now().Add(time.Hour)); err != nil {
-			http.Error(w, "unavailable", http.StatusServiceUnavailable)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]any{"access_token": tok, "token_type": "Bearer", "expires_in": 3600})
-	})
-	me := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, _ := authkit.IdentityFrom(r.Context())
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]string{"subject": id.Subject, "method": id.Method})
-	})
-	mux.Handle("GET /api/me", (&authkit.Guard{Realm: "authkit-demo"}).Require(tokens)(me))
-
-	srv := &http.Server{Addr: *addr, Handler: http.NewCrossOriginProtection().Handler(mux), ReadHeaderTimeout: 10 * time.Second}
-	log.Printf("authkit demo listening on http://%s", *addr)
-	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		log.Fatal(err)
+func run(args []string) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
+	storeURL := fs.String("store", "memory", "where state lives: memory, redis://…, postgres://…, mysql://… or sqlite:path")
+	proxies := fs.String("trusted-proxy", "", "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For is believed (empty: none)")
+	seed := fs.Bool("seed", true, `create the user "demo" (password "demo-password") with a legacy bcrypt hash if it does not exist`)
+	if err := fs.Parse(args); err != nil {
+		return err
 	}
-	_ = srv.Shutdown(context.Background())
+	trusted, err := parsePrefixes(*proxies)
+	if err != nil {
+		return fmt.Errorf("-trusted-proxy: %w", err)
+	}
+
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	st, desc, closeStore, err := openStore(ctx, *storeURL)
+	if err != nil {
+		return fmt.Errorf("-store: %w", err)
+	}
+	defer closeStore()
+
+	srv, err := newServer(config{
+		Store:          st,
+		StoreName:      desc,
+		TrustedProxies: trusted,
+		SeedDemoUser:   *seed,
+		Logger:         logger,
+	})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	logger.Info("authkit demo listening", "url", "http://"+ln.Addr().String(), "store", desc)
+	if *seed {
+		logger.Info(`sign in as "demo" with password "demo-password", or register a user`)
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return hs.Shutdown(sctx)
 }

@@ -1,0 +1,406 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/authkit/authkit"
+	"github.com/authkit/authkit/jwt"
+	"github.com/authkit/authkit/session"
+	"github.com/authkit/authkit/token"
+)
+
+// maxBody bounds every JSON request body of the API.
+const maxBody = 4 << 10
+
+// apiError is the JSON error body of the API, shaped like OAuth 2.0's
+// (RFC 6749 §5.2).
+type apiError struct {
+	Error       string `json:"error"`
+	Description string `json:"error_description,omitempty"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, desc string) {
+	writeJSON(w, status, apiError{code, desc})
+}
+
+// readJSON decodes the request body, a single JSON object of at most
+// maxBody bytes with no unknown fields, into dst. On failure it has
+// answered 400 and returns false.
+func readJSON(w http.ResponseWriter, r *http.Request, dst any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(dst)
+	if err == nil && dec.Decode(&struct{}{}) != io.EOF {
+		err = errors.New("trailing data after the JSON object")
+	}
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeError(w, http.StatusBadRequest, "invalid_request", fmt.Sprintf("the request body is larger than %d bytes", maxBody))
+		} else {
+			writeError(w, http.StatusBadRequest, "invalid_request", "the body must be a JSON object with the documented fields")
+		}
+		return false
+	}
+	return true
+}
+
+type credentials struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+// readCredentials reads {"username","password"}; on failure it has answered.
+func readCredentials(w http.ResponseWriter, r *http.Request) (credentials, bool) {
+	var c credentials
+	if !readJSON(w, r, &c) {
+		return c, false
+	}
+	if c.Username == "" || c.Password == "" {
+		writeError(w, http.StatusBadRequest, "invalid_request", "username and password are required")
+		return c, false
+	}
+	if len(c.Username) > 4*maxUsernameLen || len(c.Password) > maxPasswordLen {
+		writeError(w, http.StatusBadRequest, "invalid_request", "username or password too long")
+		return c, false
+	}
+	return c, true
+}
+
+// login reads credentials and checks them; on failure it has answered:
+// 401 for a wrong password or an unknown user (the same response for both),
+// 429 when throttled, 503 when busy.
+func (s *server) apiLogin(w http.ResponseWriter, r *http.Request) (loginResult, bool) {
+	c, ok := readCredentials(w, r)
+	if !ok {
+		return loginResult{}, false
+	}
+	res, err := s.checkLogin(r, c.Username, c.Password)
+	if err != nil {
+		s.writeLoginError(w, err)
+		return res, false
+	}
+	return res, true
+}
+
+func (s *server) writeLoginError(w http.ResponseWriter, err error) {
+	var th *errThrottled
+	switch {
+	case errors.Is(err, errLogin):
+		writeError(w, http.StatusUnauthorized, "invalid_credentials", "wrong username or password")
+	case errors.As(err, &th):
+		w.Header().Set("Retry-After", strconv.Itoa(int(th.retryAfter.Seconds()+0.999)))
+		writeError(w, http.StatusTooManyRequests, "too_many_attempts", "too many failed attempts; try again later")
+	case errors.Is(err, errBusy):
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "busy", "too many logins at once; try again")
+	default:
+		s.log.Error("login", "err", err)
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the store is unavailable")
+	}
+}
+
+func (s *server) internalError(w http.ResponseWriter, what string, err error) {
+	s.log.Error(what, "err", err)
+	w.Header().Set("Retry-After", "5")
+	writeError(w, http.StatusServiceUnavailable, "unavailable", "the server cannot do this right now")
+}
+
+// register creates a user; the error is an *inputError, errTaken or a
+// store failure.
+func (s *server) register(r *http.Request, username, password string) (user, error) {
+	name, err := normalizeUsername(username)
+	if err != nil {
+		return user{}, err
+	}
+	if err := checkPassword(name, password); err != nil {
+		return user{}, err
+	}
+	h, err := s.hasher.Hash(r.Context(), password)
+	if err != nil {
+		return user{}, err
+	}
+	u := user{Name: name, Hash: h, Version: 1, Created: s.now()}
+	if err := s.users.create(r.Context(), u); err != nil {
+		return user{}, err
+	}
+	return u, nil
+}
+
+// POST /api/register {"username","password"} → 201 {"username"}.
+// A taken name is 409: registration tells anyone whether a name is taken,
+// as on every site that lets people choose one.
+func (s *server) apiRegister(w http.ResponseWriter, r *http.Request) {
+	var c credentials
+	if !readJSON(w, r, &c) {
+		return
+	}
+	u, err := s.register(r, c.Username, c.Password)
+	var in *inputError
+	switch {
+	case errors.As(err, &in):
+		writeError(w, http.StatusBadRequest, in.Code, in.Message)
+	case errors.Is(err, errTaken):
+		writeError(w, http.StatusConflict, "username_taken", "that username is taken")
+	case err != nil:
+		s.internalError(w, "register", err)
+	default:
+		writeJSON(w, http.StatusCreated, map[string]string{"username": u.Name})
+	}
+}
+
+// POST /api/session/login {"username","password"} → 200 and the session
+// cookie.
+func (s *server) apiSessionLogin(w http.ResponseWriter, r *http.Request) {
+	res, ok := s.apiLogin(w, r)
+	if !ok {
+		return
+	}
+	if err := s.sessionLogin(r, res.user.Name, "JSON API"); err != nil {
+		if errors.Is(err, session.ErrCrossOrigin) {
+			writeError(w, http.StatusForbidden, "cross_origin", "cross-origin login refused")
+			return
+		}
+		s.internalError(w, "session login", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"subject": res.user.Name, "method": "session", "hash_upgraded": res.upgradedFrom != ""})
+}
+
+// sessionLogin binds the request's session to subject and keeps two
+// example values in it, so that the page has data to show: a string and a
+// struct (stored as JSON, read back with session.Get[prefs]).
+func (s *server) sessionLogin(r *http.Request, subject, via string) error {
+	ctx := r.Context()
+	if err := s.sessions.Login(ctx, subject); err != nil {
+		return err
+	}
+	if err := session.Set(ctx, "signed_in_via", via); err != nil {
+		return err
+	}
+	return session.Set(ctx, "prefs", prefs{Theme: "light", Lang: "en"})
+}
+
+// prefs is an example of a struct kept in a session.
+type prefs struct {
+	Theme string `json:"theme"`
+	Lang  string `json:"lang"`
+}
+
+// POST /api/session/logout → 204. Without a session it does nothing.
+func (s *server) apiSessionLogout(w http.ResponseWriter, r *http.Request) {
+	if err := s.sessions.Logout(r.Context()); err != nil {
+		s.internalError(w, "session logout", err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+type deviceJSON struct {
+	Handle    string    `json:"handle"`
+	Created   time.Time `json:"created"`
+	LastSeen  time.Time `json:"last_seen"`
+	Expires   time.Time `json:"expires"`
+	UserAgent string    `json:"user_agent"`
+	ClientIP  string    `json:"client_ip"`
+	Current   bool      `json:"current"`
+}
+
+// GET /api/session/devices → {"sessions":[…]}, the caller's sessions.
+func (s *server) apiDevices(w http.ResponseWriter, r *http.Request) {
+	id, _ := authkit.IdentityFrom(r.Context())
+	list, err := s.sessions.Sessions(r.Context(), id.Subject)
+	if err != nil {
+		s.internalError(w, "list sessions", err)
+		return
+	}
+	out := make([]deviceJSON, 0, len(list))
+	for _, d := range list {
+		out = append(out, deviceJSON{d.Handle, d.Created, d.LastSeen, d.Expires, d.UserAgent, d.ClientIP, d.Current})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"sessions": out})
+}
+
+// POST /api/session/logout-all → 204: every session of the caller ends,
+// this one included.
+func (s *server) apiLogoutAll(w http.ResponseWriter, r *http.Request) {
+	id, _ := authkit.IdentityFrom(r.Context())
+	if err := s.sessions.Logout(r.Context()); err != nil {
+		s.internalError(w, "session logout", err)
+		return
+	}
+	if err := s.sessions.RevokeSubject(r.Context(), id.Subject); err != nil {
+		s.internalError(w, "session logout-all", err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+type tokenPair struct {
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int    `json:"expires_in"`
+}
+
+func (s *server) pairJSON(p token.Pair) tokenPair {
+	return tokenPair{
+		AccessToken:  string(p.Access),
+		RefreshToken: string(p.Refresh),
+		TokenType:    "Bearer",
+		ExpiresIn:    int(p.AccessInfo.Expires.Sub(s.now()).Round(time.Second).Seconds()),
+	}
+}
+
+// POST /api/token/login {"username","password"} → an opaque access token
+// and a refresh token.
+func (s *server) apiTokenLogin(w http.ResponseWriter, r *http.Request) {
+	res, ok := s.apiLogin(w, r)
+	if !ok {
+		return
+	}
+	p, err := s.tokens.IssuePair(r.Context(), res.user.Name, token.FamilyOptions{
+		Metadata: map[string]string{"via": "token", "agent": userAgent(r)},
+	})
+	if err != nil {
+		s.internalError(w, "issue token pair", err)
+		return
+	}
+	s.emit(r, authkit.EventLogin, "token", res.user.Name, "")
+	writeJSON(w, http.StatusOK, s.pairJSON(p))
+}
+
+// refreshError answers a refused refresh token: 400 invalid_grant
+// (RFC 6749 §5.2), with a description telling reuse apart.
+func (s *server) refreshError(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, token.ErrReused):
+		writeError(w, http.StatusBadRequest, "invalid_grant", "refresh token reused: its family has been revoked")
+	case errors.Is(err, authkit.ErrInvalidCredentials):
+		writeError(w, http.StatusBadRequest, "invalid_grant", "refresh token invalid, expired or revoked")
+	default:
+		s.internalError(w, "refresh", err)
+	}
+}
+
+// POST /api/token/refresh {"refresh_token"} → a new pair; the old refresh
+// token is spent, and presenting it again revokes the family.
+func (s *server) apiTokenRefresh(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	if !readJSON(w, r, &req) {
+		return
+	}
+	if req.RefreshToken == "" {
+		writeError(w, http.StatusBadRequest, "invalid_request", "refresh_token is required")
+		return
+	}
+	p, err := s.tokens.RefreshPair(r.Context(), token.Token(req.RefreshToken), "")
+	if err != nil {
+		s.refreshError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.pairJSON(p))
+}
+
+type jwtResponse struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	ExpiresIn   int    `json:"expires_in"`
+}
+
+// issueJWT signs an access JWT for a refresh family and sets the family's
+// refresh token in its cookie.
+func (s *server) issueJWT(w http.ResponseWriter, rt token.Token, fam token.FamilyInfo) bool {
+	iss, err := s.issuer.Issue(jwt.Grant{Subject: fam.Subject, FamilyID: fam.ID, AuthTime: fam.AuthTime})
+	if err == nil {
+		err = s.refreshCookie.Set(w, string(rt))
+	}
+	if err != nil {
+		s.log.Error("issue JWT", "err", err)
+		return false
+	}
+	writeJSON(w, http.StatusOK, jwtResponse{iss.Token, "Bearer", int(iss.ExpiresAt.Sub(s.now()).Round(time.Second).Seconds())})
+	return true
+}
+
+// POST /api/jwt/login {"username","password"} → {"access_token",…} and the
+// refresh token in an HttpOnly __Secure- cookie scoped to /api/jwt/refresh.
+func (s *server) apiJWTLogin(w http.ResponseWriter, r *http.Request) {
+	res, ok := s.apiLogin(w, r)
+	if !ok {
+		return
+	}
+	rt, fam, err := s.tokens.IssueRefresh(r.Context(), res.user.Name, token.FamilyOptions{
+		Metadata: map[string]string{"via": "jwt", "agent": userAgent(r)},
+	})
+	if err != nil {
+		s.internalError(w, "issue refresh token", err)
+		return
+	}
+	s.emit(r, authkit.EventLogin, "jwt", res.user.Name, "")
+	if !s.issueJWT(w, rt, fam) {
+		writeError(w, http.StatusInternalServerError, "server_error", "cannot sign the token")
+	}
+}
+
+// POST /api/jwt/refresh (the refresh cookie) → a new JWT and a new cookie.
+func (s *server) apiJWTRefresh(w http.ResponseWriter, r *http.Request) {
+	v, err := s.refreshCookie.Read(r)
+	if err != nil { // absent, or sent twice (a planted copy): trust none
+		writeError(w, http.StatusBadRequest, "invalid_grant", "no refresh cookie")
+		return
+	}
+	rt, fam, err := s.tokens.Refresh(r.Context(), token.Token(v), "")
+	if err != nil {
+		if errors.Is(err, authkit.ErrInvalidCredentials) {
+			s.refreshCookie.Delete(w)
+		}
+		s.refreshError(w, err)
+		return
+	}
+	if !s.issueJWT(w, rt, fam) {
+		writeError(w, http.StatusInternalServerError, "server_error", "cannot sign the token")
+	}
+}
+
+// POST /api/jwt/logout (Bearer JWT) → 204: the JWT's refresh family is
+// revoked, with every JWT issued from it, and the refresh cookie cleared.
+func (s *server) apiJWTLogout(w http.ResponseWriter, r *http.Request) {
+	id, _ := authkit.IdentityFrom(r.Context())
+	if fid, _ := id.Claims["fid"].(string); fid != "" {
+		err := s.tokens.RevokeFamily(r.Context(), id.Subject, fid)
+		if err != nil && !errors.Is(err, token.ErrNotFound) {
+			s.internalError(w, "revoke family", err)
+			return
+		}
+		if err := s.jwts.RevokeFamily(r.Context(), id.Subject, fid); err != nil {
+			s.internalError(w, "revoke JWT family", err)
+			return
+		}
+	}
+	s.refreshCookie.Delete(w)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// GET /api/me → {"subject","method"} for a session cookie, an opaque token
+// or a JWT: one authkit.Require accepts all three.
+func (s *server) apiMe(w http.ResponseWriter, r *http.Request) {
+	id, _ := authkit.IdentityFrom(r.Context())
+	writeJSON(w, http.StatusOK, map[string]string{"subject": id.Subject, "method": id.Method})
+}

@@ -1,0 +1,440 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/authkit/authkit"
+	"github.com/authkit/authkit/cookie"
+	"github.com/authkit/authkit/hash"
+	"github.com/authkit/authkit/jwt"
+	"github.com/authkit/authkit/session"
+	"github.com/authkit/authkit/store"
+	"github.com/authkit/authkit/token"
+)
+
+//go:embed web
+var webFS embed.FS
+
+const (
+	realm = "authkit-demo"
+
+	// Names of the demo's own cookies. The session cookie is the session
+	// package's default, __Host-session.
+	demoCookieName    = "__Host-demo-auth"
+	refreshCookieName = "__Secure-jwt-refresh"
+	refreshCookiePath = "/api/jwt/refresh"
+
+	demoCookieTTL = 15 * time.Minute
+	accessTTL     = 10 * time.Minute // opaque access tokens
+	jwtTTL        = 5 * time.Minute
+	refreshTTL    = 7 * 24 * time.Hour // absolute lifetime of a refresh family
+)
+
+// passwordHasher is what the demo needs from *hash.Hasher. Tests wrap it to
+// count calls.
+type passwordHasher interface {
+	Hash(ctx context.Context, password string) (string, error)
+	Verify(ctx context.Context, password, encoded string) (rehash bool, err error)
+	VerifyDummy(ctx context.Context, password string) error
+}
+
+// config configures the demo server. Only Store is required.
+type config struct {
+	// Store holds users, throttle counters, sessions, tokens and JWT
+	// revocations.
+	Store store.Store
+	// StoreName describes the store on the page ("memory", a redacted URL).
+	StoreName string
+	// Hasher hashes and verifies passwords. Nil means hash.New(hash.Config{}):
+	// argon2id at OWASP's parameters.
+	Hasher passwordHasher
+	// TrustedProxies are reverse proxies whose X-Forwarded-For is believed,
+	// for the throttle and the client IP of sessions. Empty: none.
+	TrustedProxies []netip.Prefix
+	// SeedDemoUser creates the user "demo" with a legacy bcrypt hash.
+	SeedDemoUser bool
+	// AccountAttempts and IPAttempts are the password attempts allowed per
+	// ThrottleWindow for one account and for one client IP. Zero means 10,
+	// 100 and 15 minutes.
+	AccountAttempts, IPAttempts int
+	ThrottleWindow              time.Duration
+	// Logger receives security events and errors. Nil means slog.Default().
+	Logger *slog.Logger
+	// Now returns the current time. Nil means time.Now.
+	Now func() time.Time
+}
+
+// server is the demo: an http.Handler built from authkit's packages.
+type server struct {
+	cfg      config
+	st       store.Store
+	log      *slog.Logger
+	now      func() time.Time
+	hasher   passwordHasher
+	users    *users
+	throttle *throttle
+
+	sessions *session.Manager
+	tokens   *token.Manager
+	keys     *jwt.KeySet
+	issuer   *jwt.Issuer
+	jwts     *jwt.Verifier
+	jwtAuth  authkit.Authenticator // jwts, plus a check that the JWT's refresh family is alive
+
+	codec         *cookie.Codec
+	demoCookie    cookie.Template
+	refreshCookie cookie.Template
+	sessionCookie cookie.Template
+
+	events *eventLog
+	pages  *template.Template
+	// handler is the whole mux behind the middleware.
+	handler http.Handler
+}
+
+// newServer builds the demo around cfg.Store.
+func newServer(cfg config) (*server, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("demo: config.Store is required")
+	}
+	if cfg.StoreName == "" {
+		cfg.StoreName = "memory"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Hasher == nil {
+		cfg.Hasher = hash.New(hash.Config{})
+	}
+	if cfg.AccountAttempts == 0 {
+		cfg.AccountAttempts = 10
+	}
+	if cfg.IPAttempts == 0 {
+		cfg.IPAttempts = 100
+	}
+	if cfg.ThrottleWindow == 0 {
+		cfg.ThrottleWindow = 15 * time.Minute
+	}
+	s := &server{
+		cfg:    cfg,
+		st:     cfg.Store,
+		log:    cfg.Logger,
+		now:    cfg.Now,
+		hasher: cfg.Hasher,
+		events: newEventLog(200),
+	}
+	s.users = &users{st: s.st, now: s.now}
+	s.throttle = &throttle{st: s.st, now: s.now, window: cfg.ThrottleWindow, perAccount: cfg.AccountAttempts, perIP: cfg.IPAttempts}
+
+	events := func(ctx context.Context, e authkit.Event) {
+		s.events.add(e)
+		authkit.LogEvents(s.log)(ctx, e)
+	}
+	s.sessions = session.NewWithConfig(s.st, session.Config{
+		TrustedProxies: cfg.TrustedProxies,
+		Events:         events,
+		Logger:         s.log,
+		Now:            cfg.Now,
+	})
+	s.tokens = token.NewWithConfig(s.st, token.Config{
+		AccessTTL:       accessTTL,
+		RefreshLifetime: refreshTTL,
+		Events:          events,
+		Logger:          s.log,
+		Now:             cfg.Now,
+	})
+
+	// A fresh Ed25519 key at every start: JWTs from an earlier run, or from
+	// another instance, do not verify. A real deployment loads its keys
+	// (jwt.LoadKeyFile, jwt.KeyFromEnv) and rotates them with KeySet.
+	key, err := jwt.GenerateKey(jwt.EdDSA)
+	if err != nil {
+		return nil, err
+	}
+	if s.keys, err = jwt.NewKeySet(key); err != nil {
+		return nil, err
+	}
+	s.issuer = jwt.NewIssuer(s.keys, jwt.IssuerConfig{Issuer: realm, Audience: []string{realm}, TTL: jwtTTL, Now: cfg.Now})
+	s.jwts = jwt.NewVerifier(s.keys, jwt.Config{
+		Issuer:         realm,
+		Audience:       realm,
+		Store:          s.st,
+		IdentityClaims: []string{"fid", "jti"},
+		Events:         events,
+		Now:            cfg.Now,
+	})
+	s.jwtAuth = familyChecked{s.jwts, s.tokens}
+
+	// The sealed-cookie panel's key, also fresh at every start.
+	secret := make([]byte, 32)
+	rand.Read(secret)
+	if s.codec, err = cookie.NewCodec(cookie.Key{ID: 1, Secret: secret}); err != nil {
+		return nil, err
+	}
+	s.codec.Now = cfg.Now
+	s.demoCookie = cookie.New(demoCookieName)
+	s.demoCookie.MaxAge = demoCookieTTL
+	s.refreshCookie = cookie.New(refreshCookieName)
+	s.refreshCookie.Path = refreshCookiePath
+	s.refreshCookie.SameSite = http.SameSiteStrictMode
+	s.refreshCookie.MaxAge = refreshTTL
+	s.sessionCookie = cookie.New(session.DefaultCookieName)
+	for _, t := range []cookie.Template{s.demoCookie, s.refreshCookie, s.sessionCookie} {
+		if err := t.Validate(); err != nil {
+			return nil, err
+		}
+	}
+
+	if s.pages, err = parsePages(); err != nil {
+		return nil, err
+	}
+	if cfg.SeedDemoUser {
+		if err := s.seed(context.Background()); err != nil {
+			return nil, fmt.Errorf("demo: seeding the demo user: %w", err)
+		}
+	}
+	s.handler = s.routes()
+	return s, nil
+}
+
+func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Close releases what the server holds (nothing yet beyond its store, which
+// belongs to the caller).
+func (s *server) Close() error { return nil }
+
+func (s *server) seed(ctx context.Context) error {
+	err := s.users.create(ctx, user{Name: demoUser, Hash: demoLegacyHash, Version: 1, Created: s.now()})
+	if errors.Is(err, errTaken) {
+		return nil
+	}
+	return err
+}
+
+// routes wires every handler. The whole mux is behind
+// http.CrossOriginProtection, and no GET handler changes state.
+func (s *server) routes() http.Handler {
+	mux := http.NewServeMux()
+	static, _ := fs.Sub(webFS, "web/static")
+	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+
+	// Pages: forms that post to these routes work without JavaScript.
+	web := &authkit.Guard{Realm: realm, Unauthenticated: http.RedirectHandler("/?e=need-session#session", http.StatusSeeOther)}
+	mux.HandleFunc("GET /{$}", s.index)
+	mux.HandleFunc("POST /register", s.webRegister)
+	mux.HandleFunc("POST /cookie/login", s.webCookieLogin)
+	mux.HandleFunc("POST /cookie/logout", s.webCookieLogout)
+	mux.HandleFunc("POST /session/login", s.webSessionLogin)
+	mux.HandleFunc("POST /session/logout", s.webSessionLogout)
+	mux.Handle("GET /devices", web.Require(s.sessions)(http.HandlerFunc(s.devices)))
+	mux.Handle("POST /devices/revoke", web.Require(s.sessions)(http.HandlerFunc(s.webRevokeSession)))
+	mux.Handle("POST /devices/revoke-family", web.Require(s.sessions)(http.HandlerFunc(s.webRevokeFamily)))
+	mux.Handle("POST /devices/logout-all", web.Require(s.sessions)(http.HandlerFunc(s.webLogoutAll)))
+	mux.Handle("POST /password", web.Require(s.sessions)(http.HandlerFunc(s.webChangePassword)))
+	mux.HandleFunc("GET /demo/inspect", s.inspect)
+
+	// The JSON API.
+	api := &authkit.Guard{Realm: realm, Logger: s.log}
+	mux.HandleFunc("POST /api/register", s.apiRegister)
+	mux.HandleFunc("POST /api/session/login", s.apiSessionLogin)
+	mux.HandleFunc("POST /api/session/logout", s.apiSessionLogout)
+	mux.Handle("GET /api/session/devices", api.Require(s.sessions)(http.HandlerFunc(s.apiDevices)))
+	mux.Handle("POST /api/session/logout-all", api.Require(s.sessions)(http.HandlerFunc(s.apiLogoutAll)))
+	mux.HandleFunc("POST /api/token/login", s.apiTokenLogin)
+	mux.HandleFunc("POST /api/token/refresh", s.apiTokenRefresh)
+	mux.Handle("/api/token/revoke", s.tokens.RevocationHandler(token.RevocationConfig{
+		// The demo's tokens are issued to no client (public clients):
+		// whoever holds a token may revoke it.
+		AuthenticateClient: func(*http.Request) (string, error) { return "", nil },
+	}))
+	mux.HandleFunc("POST /api/jwt/login", s.apiJWTLogin)
+	mux.HandleFunc("POST "+refreshCookiePath, s.apiJWTRefresh)
+	mux.Handle("POST /api/jwt/logout", api.Require(s.jwtAuth)(http.HandlerFunc(s.apiJWTLogout)))
+	mux.Handle("GET /.well-known/jwks.json", s.keys.JWKSHandler(0))
+	mux.Handle("GET /api/me", api.Require(s.sessions, s.tokens, s.jwtAuth)(http.HandlerFunc(s.apiMe)))
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found", "no such endpoint")
+	})
+
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(s.crossOriginDenied))
+	return cop.Handler(securityHeaders(s.showCookies(s.sessions.Middleware(mux))))
+}
+
+// securityHeaders adds the headers every response of the demo carries.
+// The page loads nothing from elsewhere and runs no inline script.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *server) crossOriginDenied(w http.ResponseWriter, r *http.Request) {
+	s.events.add(authkit.Event{Type: authkit.EventCSRFRejected, Time: s.now(), Reason: "cross_origin"})
+	s.log.Warn("refused a cross-origin request", "method", r.Method, "path", r.URL.Path, "origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		writeError(w, http.StatusForbidden, "cross_origin", "cross-origin request refused")
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusForbidden)
+	fmt.Fprintln(w, "403 Forbidden: this request came from another origin, so the demo refused it (http.CrossOriginProtection).")
+}
+
+// familyChecked is the JWT Authenticator of the demo: the jwt.Verifier,
+// plus a check that the refresh family a JWT was issued from (its fid
+// claim) is still alive, so that a refresh-token reuse — which revokes the
+// family in the token package — also ends the JWTs issued from it.
+type familyChecked struct {
+	v      *jwt.Verifier
+	tokens *token.Manager
+}
+
+func (a familyChecked) Authenticate(r *http.Request) (*authkit.Identity, error) {
+	id, err := a.v.Authenticate(r)
+	if err != nil {
+		return nil, err
+	}
+	fid, _ := id.Claims["fid"].(string)
+	if fid == "" {
+		return id, nil
+	}
+	if _, err := a.tokens.Family(r.Context(), fid); err != nil {
+		if errors.Is(err, authkit.ErrInvalidCredentials) {
+			return nil, fmt.Errorf("demo: the JWT's refresh family has ended: %w", err)
+		}
+		return nil, err
+	}
+	return id, nil
+}
+
+// errLogin is the one answer to a wrong password and to an unknown user.
+var errLogin = errors.New("wrong username or password")
+
+// errBusy means the password hasher shed the request.
+var errBusy = errors.New("too many logins at once")
+
+// loginResult is a successful password check.
+type loginResult struct {
+	user user
+	// upgradedFrom names the scheme of the hash that this login replaced,
+	// or "" when the stored hash was already current.
+	upgradedFrom string
+}
+
+// checkLogin checks a user name and password. Whatever is wrong — an
+// unknown or malformed user name, a wrong password, an unusable stored
+// hash — the error is errLogin, after exactly one password verification
+// through the same Hasher (and so the same memory budget): Verify for a
+// known user, VerifyDummy otherwise. Attempts are throttled per account and
+// per client IP first (*errThrottled, no verification).
+func (s *server) checkLogin(r *http.Request, username, password string) (loginResult, error) {
+	ctx := r.Context()
+	name, nameErr := normalizeUsername(username)
+	if nameErr != nil {
+		name = strings.ToLower(username) // still throttled under what was sent
+		if len(name) > maxUsernameLen || !utf8.ValidString(name) {
+			name = "\x00invalid"
+		}
+	}
+	ip := clientIP(r, s.cfg.TrustedProxies)
+	if err := s.throttle.reserve(ctx, name, ip); err != nil {
+		return loginResult{}, err
+	}
+	u, err := user{}, errNoUser
+	if nameErr == nil {
+		u, err = s.users.get(ctx, name)
+	}
+	switch {
+	case errors.Is(err, errNoUser):
+		err = s.hasher.VerifyDummy(ctx, password)
+		return loginResult{}, s.failed(ctx, r, name, err)
+	case err != nil:
+		return loginResult{}, err
+	}
+	rehash, err := s.hasher.Verify(ctx, password, u.Hash)
+	if err != nil {
+		return loginResult{}, s.failed(ctx, r, name, err)
+	}
+	if err := s.throttle.succeeded(ctx, name, ip); err != nil {
+		s.log.Warn("clearing a throttle counter", "err", err)
+	}
+	res := loginResult{user: u}
+	if rehash {
+		// Upgrade on login: the password is at hand, so store a hash of
+		// the current scheme in place of the old one.
+		newHash, err := s.hasher.Hash(ctx, password)
+		if err != nil {
+			s.log.Warn("rehashing a password", "err", err)
+			return res, nil
+		}
+		from := describeHash(u.Hash)
+		u2, err := s.users.update(ctx, name, func(rec *user) error {
+			if rec.Hash != u.Hash {
+				return errConflict // changed meanwhile: leave it
+			}
+			rec.Hash, rec.UpgradedFrom, rec.UpgradedAt = newHash, from, s.now()
+			return nil
+		})
+		if err == nil {
+			res.user, res.upgradedFrom = u2, from
+		} else if !errors.Is(err, errConflict) {
+			s.log.Warn("storing an upgraded hash", "err", err)
+		}
+	}
+	return res, nil
+}
+
+// failed turns the error of a failed verification into errLogin, or errBusy
+// when the hasher shed load, and reports the failure.
+func (s *server) failed(ctx context.Context, r *http.Request, name string, err error) error {
+	if errors.Is(err, hash.ErrBusy) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return errBusy
+	}
+	if !errors.Is(err, hash.ErrMismatch) {
+		// An unusable stored hash: log it, answer as for a wrong password.
+		s.log.Warn("password verification failed", "err", err)
+	}
+	s.emit(r, authkit.EventLoginFailed, "", name, "password")
+	return errLogin
+}
+
+// emit reports a security event of the demo's own: logins with the
+// mechanisms whose packages have no login step of their own (the sealed
+// cookie, tokens and JWTs), and failed password checks.
+func (s *server) emit(r *http.Request, typ authkit.EventType, method, subject, reason string) {
+	e := authkit.Event{Type: typ, Time: s.now(), Method: method, Subject: subject, Reason: reason, ClientIP: clientIP(r, s.cfg.TrustedProxies).String()}
+	s.events.add(e)
+	authkit.LogEvents(s.log)(r.Context(), e)
+}
+
+// revokeEverything ends every credential of subject: sessions, opaque
+// tokens and refresh families, and JWTs.
+func (s *server) revokeEverything(ctx context.Context, subject string) error {
+	return authkit.RevokeSubject(ctx, subject, s.sessions, s.tokens, s.jwts)
+}
+
+// userAgent describes the client for token metadata, from its User-Agent.
+func userAgent(r *http.Request) string {
+	return deviceName(strings.ToValidUTF8(r.UserAgent(), ""))
+}
