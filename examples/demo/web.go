@@ -14,7 +14,7 @@ import (
 
 	"github.com/authkit/authkit"
 	"github.com/authkit/authkit/session"
-		"github.com/authkit/authkit/token"
+	"github.com/authkit/authkit/token"
 )
 
 // Messages shown after a redirect, chosen by a code in the query string
@@ -56,7 +56,7 @@ func parsePages() (*template.Template, error) {
 		},
 		"ago":    func(t time.Time) string { return ago(time.Since(t)) },
 		"device": deviceName,
-		"in":  func(t time.Time) string { return ago(time.Until(t)) },
+		"in":     func(t time.Time) string { return ago(time.Until(t)) },
 	}).ParseFS(sub, "*.html")
 }
 
