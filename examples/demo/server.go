@@ -267,9 +267,6 @@ func (s *server) routes() http.Handler {
 	mux.Handle("POST /api/jwt/logout", api.Require(s.jwtAuth)(http.HandlerFunc(s.apiJWTLogout)))
 	mux.Handle("GET /.well-known/jwks.json", s.keys.JWKSHandler(0))
 	mux.Handle("GET /api/me", api.Require(s.sessions, s.tokens, s.jwtAuth)(http.HandlerFunc(s.apiMe)))
-	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "not_found", "no such endpoint")
-	})
 
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(s.crossOriginDenied))

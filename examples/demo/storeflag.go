@@ -113,9 +113,21 @@ func mysqlDSN(u *url.URL) (string, error) {
 	return dsn, nil
 }
 
+// Where the demo keeps its entries in shared servers.
+const (
+	redisPrefix = "authkit-demo:"
+	sqlTable    = "authkit_demo"
+)
+
 // openStore opens the store the -store flag names, checks that it works and,
 // for SQL databases, creates the table. The returned func releases it.
 func openStore(ctx context.Context, flagValue string) (store.Store, string, func(), error) {
+	return openStoreIn(ctx, flagValue, redisPrefix, sqlTable)
+}
+
+// openStoreIn is openStore with the Redis key prefix and the SQL table
+// chosen by the caller (tests use their own).
+func openStoreIn(ctx context.Context, flagValue, prefix, table string) (store.Store, string, func(), error) {
 	spec, err := parseStoreURL(flagValue)
 	if err != nil {
 		return nil, "", nil, err
@@ -133,7 +145,7 @@ func openStore(ctx context.Context, flagValue string) (store.Store, string, func
 		}
 		opts.ContextTimeoutEnabled = true
 		client := redis.NewClient(opts)
-		st, err := redisstore.New(client, redisstore.Config{Prefix: "authkit-demo:"})
+		st, err := redisstore.New(client, redisstore.Config{Prefix: prefix})
 		if err == nil {
 			err = st.Verify(ctx)
 		}
@@ -153,7 +165,7 @@ func openStore(ctx context.Context, flagValue string) (store.Store, string, func
 	if spec.kind == "sqlite" {
 		db.SetMaxOpenConns(1) // one writer; the busy timeout covers the rest
 	}
-	st := sqlstore.New(db, sqlstore.Config{Dialect: dialect, Table: "authkit_demo"})
+	st := sqlstore.New(db, sqlstore.Config{Dialect: dialect, Table: table})
 	if err := st.Migrate(ctx); err != nil {
 		st.Close()
 		db.Close()
