@@ -3,6 +3,7 @@
 # docs/BENCHMARKS.md.
 #
 #   bench/run.sh              benchmarks (10 interleaved rounds) + load-and-fault run
+#                             (an in-process server, then examples/demo)
 #   bench/run.sh -scale       ... plus the scale mode (slow: up to a million sessions)
 #   bench/run.sh -quick       2 rounds, short benchtime, no load run: a smoke test
 #                             that writes its report to a temporary file only
@@ -88,9 +89,9 @@ if [ "$scale" = 1 ]; then
 fi
 if [ "$load" = 1 ]; then
 	echo "== load and faults"
-	echo "go run ./cmd/loadfault -md load.md" >>"$details"
+	echo "go run ./cmd/loadfault -demo .. -md load.md" >>"$details"
 	set +e
-	go run ./cmd/loadfault -md "$tmp/load.md"
+	go run ./cmd/loadfault -demo .. -md "$tmp/load.md"
 	load_status=$?
 	set -e
 	load_md="$tmp/load.md"
