@@ -69,6 +69,7 @@ func main() {
 
 	w("## Targets\n\n")
 	targets(&b, res)
+	w("\nReading the figures: the machine is shared (see the load average above), so medians move between runs and the intervals can be wide; every side of a comparison ran in the same rounds, so they saw the same conditions. Allocation counts do not depend on load. A target counts as met only on the medians of this run.\n")
 
 	w("\n## Sessions through middleware (memory store)\n\n")
 	w("One request through each library's middleware with the session cookie created in setup: the read handler reads one string value, the write handler sets one int value. Every side uses the same request shape (`httptest.NewRequest` + one cookie + `httptest.NewRecorder`, handler writes \"ok\"); `BenchmarkHarness` measures that shape with a bare handler, and **net** figures subtract its median (time, bytes and allocations) — the targets are stated net of harness. `idle=30m`: idle timeout 30 min, lifetime 24 h; `idle=none`: lifetime 24 h only.\n\n")
