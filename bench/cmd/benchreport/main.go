@@ -353,13 +353,12 @@ func table(b *strings.Builder, res map[string]result, order []string, family str
 }
 
 type target struct {
-	what        string
-	ak, peer    string  // benchmark names
-	limit       float64 // ratio authkit/peer must be ≤ limit
-	allocs      bool    // compare allocations instead of time
-	net         bool    // subtract the harness
-	maxAllocs   float64 // if > 0, authkit's allocs/op must also be ≤ this
-	description string
+	what      string
+	ak, peer  string  // benchmark names
+	limit     float64 // ratio authkit/peer must be ≤ limit
+	allocs    bool    // compare allocations instead of time
+	net       bool    // subtract the harness
+	maxAllocs float64 // if > 0, authkit's allocs/op must also be ≤ this
 }
 
 func targets(b *strings.Builder, res map[string]result) {

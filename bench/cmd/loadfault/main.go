@@ -405,7 +405,6 @@ type target struct {
 	panics   func() int
 	leaks    bool // the server runs in this process: goroutines can be counted
 	newUser  func(prefix string) string
-	redisVer string
 }
 
 func main() {
