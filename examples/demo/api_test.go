@@ -394,6 +394,37 @@ func TestJWTAPI(t *testing.T) {
 		wantError(t, c.do("POST", "/api/jwt/refresh", nil), http.StatusBadRequest, "invalid_grant")
 	})
 
+	t.Run("two refreshes at once: one rotates, the other is reuse", func(t *testing.T) {
+		c := ts.client(t)
+		var j jwtJSON
+		r := c.do("POST", "/api/jwt/login", creds("alice", "wonderland-42"))
+		json.Unmarshal(r.body, &j)
+		cookie := refreshCookieName + "=" + setCookie(t, r, refreshCookieName).Value
+		results := make(chan response, 2)
+		start := make(chan struct{})
+		for range 2 {
+			go func() {
+				<-start
+				results <- ts.client(t).do("POST", "/api/jwt/refresh", nil, "Cookie", cookie)
+			}()
+		}
+		close(start)
+		a, b := <-results, <-results
+		if a.status == http.StatusOK {
+			a, b = b, a
+		}
+		if a.status != http.StatusBadRequest || b.status != http.StatusOK {
+			t.Fatalf("answers %d and %d, want one 200 and one 400", a.status, b.status)
+		}
+		var won jwtJSON
+		json.Unmarshal(b.body, &won)
+		for _, tok := range []string{j.AccessToken, won.AccessToken} {
+			if r := me(c, tok); r.status != http.StatusUnauthorized {
+				t.Errorf("JWT of the revoked family: %d", r.status)
+			}
+		}
+	})
+
 	t.Run("refresh without a cookie", func(t *testing.T) {
 		wantError(t, ts.client(t).do("POST", "/api/jwt/refresh", nil), http.StatusBadRequest, "invalid_grant")
 	})

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 )
@@ -53,7 +54,20 @@ func browser(t *testing.T, ctx context.Context) context.Context {
 		t.Fatalf("starting chromium: %v", err)
 	}
 	watchConsole(t, bctx)
+	reduceMotion(t, bctx)
 	return bctx
+}
+
+// reduceMotion asks the page for no animations, as a user can: no smooth
+// scrolling to a panel while the test clicks in it.
+func reduceMotion(t *testing.T, ctx context.Context) {
+	t.Helper()
+	_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+		Features: []*emulation.MediaFeature{{Name: "prefers-reduced-motion", Value: "reduce"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // watchConsole fails the test on any uncaught exception in the tab: the
@@ -114,10 +128,24 @@ func waitText(t *testing.T, ctx context.Context, sel, want string) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("waiting for %q in %s: %v; it shows %q", want, sel, err, text(t, ctx, sel))
+			where, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href + " | " + (document.querySelector(".flash") || {}).textContent`))
+			t.Fatalf("waiting for %q in %s: %v; at %s it shows %q", want, sel, err, where, text(t, ctx, sel))
 		}
 		time.Sleep(25 * time.Millisecond)
 	}
+}
+
+// press clicks an element with the mouse, after scrolling it to the middle
+// of the viewport (at the top, the page's sticky bar would take the click).
+func press(sel string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		center := fmt.Sprintf(`document.querySelector(%q).scrollIntoView({block: "center", behavior: "instant"})`, sel)
+		if _, err := chromedp.Evaluate[chromedp.Void](center)(ctx, t); err != nil {
+			return err
+		}
+		_, err := chromedp.Click(chromedp.CSS(sel))(ctx, t)
+		return err
+	})
 }
 
 // signIn fills a panel's form and submits it. The caller waits for what
@@ -128,7 +156,7 @@ func signIn(t *testing.T, ctx context.Context, form, user, pw string) {
 	step(t, ctx, "sign in on "+form,
 		chromedp.SetValue(chromedp.CSS(form+` input[name="username"]`), user),
 		chromedp.SetValue(chromedp.CSS(form+` input[name="password"]`), pw),
-		chromedp.Click(chromedp.CSS(form+` button[type="submit"]`)),
+		press(form+` button[type="submit"]`),
 	)
 }
 
@@ -207,7 +235,7 @@ func TestBrowser(t *testing.T) {
 	// Register through the page's form (no JavaScript needed).
 	step(t, bctx, "open the page",
 		chromedp.Navigate(base),
-		chromedp.Click(chromedp.CSS("details.register summary")),
+		press("details.register summary"),
 	)
 	signIn(t, bctx, "details.register form", "alice", "wonderland-42")
 	waitText(t, bctx, ".flash", "Account created")
@@ -247,11 +275,11 @@ func TestBrowser(t *testing.T) {
 	signIn(t, bctx, "#token-form", "alice", "wonderland-42")
 	waitText(t, bctx, "#token-log", "tok:")
 	step(t, bctx, "token panel signed in", chromedp.WaitVisible(chromedp.ID("token-actions")))
-	step(t, bctx, "call /api/me", chromedp.Click(chromedp.ID("token-me")))
+	step(t, bctx, "call /api/me", press("#token-me"))
 	waitText(t, bctx, "#token-log", `"method": "token"`)
-	step(t, bctx, "refresh", chromedp.Click(chromedp.ID("token-refresh")))
+	step(t, bctx, "refresh", press("#token-refresh"))
 	waitText(t, bctx, "#token-log", "1 rotation")
-	step(t, bctx, "replay", chromedp.Click(chromedp.ID("token-reuse")))
+	step(t, bctx, "replay", press("#token-reuse"))
 	waitText(t, bctx, "#token-log", "family has been revoked")
 	waitText(t, bctx, "#token-log", "state revoked")
 
@@ -260,9 +288,9 @@ func TestBrowser(t *testing.T) {
 	waitText(t, bctx, "#jwt-log", `"typ": "at+jwt"`)
 	step(t, bctx, "JWT panel signed in", chromedp.WaitVisible(chromedp.ID("jwt-actions")))
 	waitText(t, bctx, "#jwt-log", "Set-Cookie: __Secure-jwt-refresh=")
-	step(t, bctx, "call /api/me with the JWT", chromedp.Click(chromedp.ID("jwt-me")))
+	step(t, bctx, "call /api/me with the JWT", press("#jwt-me"))
 	waitText(t, bctx, "#jwt-log", `"method": "jwt"`)
-	step(t, bctx, "refresh the JWT", chromedp.Click(chromedp.ID("jwt-refresh")))
+	step(t, bctx, "refresh the JWT", press("#jwt-refresh"))
 	waitText(t, bctx, "#jwt-log", "A new JWT, and a new refresh token")
 	if rc := cookiesOf(t, bctx, base+refreshCookiePath)[refreshCookieName]; rc == nil || !rc.HTTPOnly || rc.Path != refreshCookiePath || rc.SameSite != network.CookieSameSiteStrict {
 		t.Errorf("refresh cookie as stored: %+v; want HttpOnly, Path=%s, SameSite=Strict", rc, refreshCookiePath)
@@ -270,7 +298,7 @@ func TestBrowser(t *testing.T) {
 
 	// The sticky top bar would be drawn over the element screenshots.
 	step(t, bctx, "unstick the bar", chromedp.Evaluate[chromedp.Void](`document.querySelector(".bar").style.position = "static"`))
-	for _, p := range []string{"cookie", "session", "token", "jwt"} {
+	for _, p := range []string{"cookie", "session", "token", "jwt", "events", "api"} {
 		screenshot(t, bctx, shots, "panel-"+p, "#"+p)
 	}
 	screenshot(t, bctx, shots, "page", "")
@@ -291,7 +319,7 @@ func TestBrowser(t *testing.T) {
 		if !strings.HasPrefix(evil.URL, "http://127.0.0.1:") || evil.URL == base {
 			t.Fatalf("attacker at %s, demo at %s: want the same host on another port", evil.URL, base)
 		}
-		step(t, bctx, "open the attacker's page", chromedp.Navigate(evil.URL), chromedp.Click(chromedp.ID("go")))
+		step(t, bctx, "open the attacker's page", chromedp.Navigate(evil.URL), press("#go"))
 		waitText(t, bctx, "body", "403 Forbidden")
 		if loc, err := chromedp.Run(bctx, chromedp.Location()); err != nil || loc != base+"/devices/logout-all" {
 			t.Errorf("after the attack the browser is at %q (%v)", loc, err)
@@ -303,6 +331,7 @@ func TestBrowser(t *testing.T) {
 	t.Run("log out everywhere from another browser", func(t *testing.T) {
 		other, cancel := chromedp.NewContext(bctx, chromedp.WithNewBrowserContext())
 		defer cancel()
+		reduceMotion(t, other)
 		step(t, other, "open the page in a second profile", chromedp.Navigate(base))
 		if c := cookiesOf(t, other, base)["__Host-session"]; c != nil {
 			t.Fatal("the second browser context shares the first one's cookies")
@@ -315,7 +344,7 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("devices page lists %d browser sessions, want 2", n)
 		}
 		screenshot(t, other, shots, "devices", "")
-		step(t, other, "log out everywhere", chromedp.Click(chromedp.ID("logout-all")))
+		step(t, other, "log out everywhere", press("#logout-all"))
 		waitText(t, other, ".flash", "Signed out everywhere")
 
 		step(t, bctx, "reload the first browser", chromedp.Reload())

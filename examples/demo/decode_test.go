@@ -55,7 +55,7 @@ func TestDecodeSessionRecord(t *testing.T) {
 	if strings.Join(got["key"], ",") != strings.Join(want, ",") {
 		t.Errorf("keys %v, want %v", got["key"], want)
 	}
-	if strings.Join(got["value"], ",") != `true,42,"{\"theme\":\"dark\",\"lang\":\"fr\"}","hello"` {
+	if strings.Join(got["value"], ",") != `true,42,{"theme":"dark","lang":"fr"},"hello"` {
 		t.Errorf("values %v", got["value"])
 	}
 	for i := range rec {

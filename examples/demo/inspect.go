@@ -256,6 +256,13 @@ func decodeSessionRecord(b []byte) ([]field, error) {
 			show = func(v []byte) string { return hexField(v, 32) }
 		case 't':
 			show = func(v []byte) string { return strconv.FormatBool(len(v) == 1 && v[0] == 1) }
+		case 'j':
+			show = func(v []byte) string {
+				if len(v) > 64 || !utf8.Valid(v) {
+					return quote(v)
+				}
+				return string(v)
+			}
 		}
 		if !bytesField("value", store.MaxValueSize, show) {
 			return nil, errors.New("bad entry value")

@@ -56,6 +56,12 @@ func parsePages() (*template.Template, error) {
 		},
 		"ago":    func(t time.Time) string { return ago(time.Since(t)) },
 		"device": deviceName,
+		"short": func(key string) string { // a store key, shortened for display
+			if len(key) > 22 {
+				return key[:20] + "…"
+			}
+			return key
+		},
 		"in":     func(t time.Time) string { return ago(time.Until(t)) },
 	}).ParseFS(sub, "*.html")
 }
