@@ -62,7 +62,7 @@ func parsePages() (*template.Template, error) {
 			}
 			return key
 		},
-		"in":     func(t time.Time) string { return ago(time.Until(t)) },
+		"in": func(t time.Time) string { return ago(time.Until(t)) },
 	}).ParseFS(sub, "*.html")
 }
 
