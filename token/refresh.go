@@ -186,7 +186,10 @@ func (m *Manager) newFamilyAccess(key storeKey, f *familyRecord, now time.Time) 
 //
 // Presenting a token that was already rotated out is reuse (RFC 9700
 // §4.14.2): the family is revoked with the access tokens issued from it,
-// EventRefreshReuse is reported, and the error is ErrReused. With
+// EventRefreshReuse is reported, and the error is ErrReused — returned with
+// the revoked family's FamilyInfo (Revoked set), so a caller that issued
+// other credentials from the family (JWTs carrying its ID) can end them too.
+// Every other error comes with a zero FamilyInfo. With
 // Config.Grace, presenting the token rotated out last again within Grace of
 // that rotation returns the same successor and revokes nothing.
 //
@@ -296,7 +299,9 @@ func (m *Manager) Refresh(ctx context.Context, presented Token, clientID string)
 	case reused:
 		m.afterRevoke(ctx, key, old, true)
 		m.emit(ctx, authkit.EventRefreshReuse, old.subject, "reuse")
-		return "", FamilyInfo{}, ErrReused
+		revoked := old.info(key)
+		revoked.Revoked = true
+		return "", revoked, ErrReused
 	case replayed:
 		m.emit(ctx, authkit.EventRefresh, info.Subject, "grace")
 	default:

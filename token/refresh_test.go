@@ -98,8 +98,13 @@ func TestRefreshReuseRevokesFamilyAndAccessTokens(t *testing.T) {
 			}
 		}
 		// The thief (or the victim) presents the rotated-out token.
-		if _, _, err := e.m.Refresh(ctx, p1.Refresh, ""); !errors.Is(err, ErrReused) || !errors.Is(err, authkit.ErrInvalidCredentials) {
+		_, revoked, err := e.m.Refresh(ctx, p1.Refresh, "")
+		if !errors.Is(err, ErrReused) || !errors.Is(err, authkit.ErrInvalidCredentials) {
 			t.Fatalf("reuse: %v, want ErrReused", err)
+		}
+		// The caller learns which family ended, to end what it issued from it.
+		if revoked.ID != p1.Family.ID || revoked.Subject != p1.Family.Subject || !revoked.Revoked {
+			t.Fatalf("reuse returned family %+v, want %s of %s, revoked", revoked, p1.Family.ID, p1.Family.Subject)
 		}
 		if ev.count(authkit.EventRefreshReuse) != 1 {
 			t.Fatalf("%d reuse events, want 1", ev.count(authkit.EventRefreshReuse))
