@@ -35,6 +35,12 @@ const DefaultRetryAfter = 5 * time.Second
 //     The chain stops there: an outage never looks like "logged out" and never
 //     falls through to a weaker mechanism.
 //
+// Order matters when a request carries two credentials: a browser sending
+// a session cookie and a bearer token is decided by whichever Authenticator
+// comes first in the chain, and the other is never consulted. Clients that
+// authenticate with bearer tokens should not send cookies (fetch's
+// credentials: "omit").
+//
 // No error text from an Authenticator reaches the response; 503 causes are
 // logged to Logger.
 type Guard struct {
