@@ -65,7 +65,9 @@ func (r *accessRecord) info(key storeKey) Info {
 
 // Issue issues an access token for subject. The token is returned once; the
 // store keeps only its SHA-256. Issuing past Config.MaxTokens for the
-// subject revokes their oldest tokens.
+// subject revokes their oldest tokens. It reports EventLogin (reason
+// "access_token"), as IssueRefresh and IssuePair do (reason
+// "refresh_family"): issuing a credential is a sign-in.
 func (m *Manager) Issue(ctx context.Context, subject string, opts IssueOptions) (Token, Info, error) {
 	if err := checkCommon(subject, opts.ClientID, opts.Scopes, opts.Metadata); err != nil {
 		return "", Info{}, err
@@ -97,6 +99,7 @@ func (m *Manager) Issue(ctx context.Context, subject string, opts IssueOptions) 
 		return "", Info{}, fmt.Errorf("token: issue: %w", err)
 	}
 	m.dropTokens(ctx, evicted)
+	m.emit(ctx, authkit.EventLogin, subject, "access_token")
 	return t, rec.info(key), nil
 }
 

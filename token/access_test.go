@@ -395,3 +395,14 @@ func TestStoreFailureIsNotBadCredentials(t *testing.T) {
 		t.Fatalf("Guard answered %d for a store outage, want 503", w.Code)
 	}
 }
+
+func TestIssueReportsLogin(t *testing.T) {
+	var ev events
+	e := newMemEnv(t, Config{Events: ev.fn})
+	if _, _, err := e.m.Issue(context.Background(), "alice", IssueOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(ev.got) != 1 || ev.got[0].Type != authkit.EventLogin || ev.got[0].Subject != "alice" || ev.got[0].Reason != "access_token" {
+		t.Fatalf("events %+v, want one login of alice", ev.got)
+	}
+}

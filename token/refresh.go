@@ -157,6 +157,7 @@ func (m *Manager) startFamily(ctx context.Context, subject string, opts FamilyOp
 			m.cleanup(ctx, err)
 		}
 	}
+	m.emit(ctx, authkit.EventLogin, subject, "refresh_family")
 	return rt, f.info(key), at, atInfo, nil
 }
 

@@ -626,7 +626,7 @@ func TestRefreshEvents(t *testing.T) {
 	next, _, _ := e.m.Refresh(ctx, rt, "")
 	_, _, _ = e.m.Refresh(ctx, rt, "")
 	_, _, _ = e.m.Refresh(ctx, next, "")
-	want := []string{"refresh/alice/", "refresh_reuse/alice/reuse", "rejected/alice/revoked"}
+	want := []string{"login/alice/refresh_family", "refresh/alice/", "refresh_reuse/alice/reuse", "rejected/alice/revoked"}
 	var got []string
 	for _, x := range ev.got {
 		if x.Method != "token" || x.Time.IsZero() {
