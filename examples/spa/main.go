@@ -1,7 +1,8 @@
 // Command spa serves a single-page app that keeps its JWT in memory — never
 // in localStorage — and renews it from a refresh token held in an HttpOnly
 // cookie that only the refresh endpoint receives. A reload of the page
-// costs one refresh, not a new sign-in.
+// costs one refresh, not a new sign-in. jwt.Pairs issues both tokens,
+// rotates the refresh token and serves the refresh endpoint.
 //
 //	go run ./examples/spa             # http://127.0.0.1:8083, user alice / wonderland-42
 package main
@@ -9,7 +10,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"log"
@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/authkit/authkit"
-	"github.com/authkit/authkit/cookie"
 	"github.com/authkit/authkit/hash"
 	"github.com/authkit/authkit/jwt"
 	"github.com/authkit/authkit/store"
@@ -39,16 +38,14 @@ func main() {
 	log.Fatal(srv.ListenAndServe())
 }
 
+// refreshPath is the refresh endpoint, and the only path the refresh
+// cookie is sent to: POST renews the JWT, DELETE signs out.
 const refreshPath = "/api/refresh"
 
 type app struct {
-	hasher  *hash.Hasher
-	users   map[string]string // name → password hash
-	tokens  *token.Manager    // refresh tokens: rotation, reuse detection
-	keys    *jwt.KeySet
-	issuer  *jwt.Issuer
-	jwts    *jwt.Verifier
-	refresh cookie.Template
+	hasher *hash.Hasher
+	users  map[string]string // name → password hash
+	pairs  *jwt.Pairs        // access JWT + refresh token in a cookie
 }
 
 func newApp(st store.Store, h *hash.Hasher, users map[string]string) (http.Handler, error) {
@@ -62,53 +59,34 @@ func newApp(st store.Store, h *hash.Hasher, users map[string]string) (http.Handl
 	if err != nil {
 		return nil, err
 	}
+	// The verifier first, so that the token manager can tell it when a
+	// refresh family is revoked — at sign-out, or when a stolen refresh
+	// cookie is replayed: the JWTs issued from the family (their fid claim)
+	// are then refused at once, within the verifier's one store read.
+	jwts := jwt.NewVerifier(keys, jwt.Config{Issuer: "spa", Audience: "spa", Store: st})
+	tokens := token.NewWithConfig(st, token.Config{FamilyRevoked: jwts.FamilyRevoked})
+	issuer := jwt.NewIssuer(keys, jwt.IssuerConfig{Issuer: "spa", Audience: []string{"spa"}, TTL: 5 * time.Minute})
 	a := &app{
 		hasher: h,
 		users:  map[string]string{},
-		tokens: token.New(st),
-		keys:   keys,
-		issuer: jwt.NewIssuer(keys, jwt.IssuerConfig{Issuer: "spa", Audience: []string{"spa"}, TTL: 5 * time.Minute}),
-		jwts:   jwt.NewVerifier(keys, jwt.Config{Issuer: "spa", Audience: "spa", Store: st, IdentityClaims: []string{"fid"}}),
+		// The refresh token travels in __Secure-refresh: HttpOnly (scripts
+		// never see it), Secure, SameSite=Strict, Path=/api/refresh.
+		pairs: jwt.NewPairs(issuer, tokens, jwt.PairConfig{RefreshPath: refreshPath}),
 	}
 	for name, pw := range users {
 		if a.users[name], err = h.Hash(context.Background(), pw); err != nil {
 			return nil, err
 		}
 	}
-	// __Secure-: the browser keeps it only if Secure. HttpOnly: scripts
-	// never see it. Path: sent to the refresh endpoint and nowhere else.
-	// SameSite=Strict: never sent from another site.
-	a.refresh = cookie.New("__Secure-refresh")
-	a.refresh.Path = refreshPath
-	a.refresh.SameSite = http.SameSiteStrictMode
-	a.refresh.MaxAge = token.DefaultRefreshLifetime
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", page(indexHTML, "text/html; charset=utf-8"))
 	mux.HandleFunc("GET /app.js", page(appJS, "text/javascript; charset=utf-8"))
 	mux.HandleFunc("POST /api/login", a.login)
-	mux.HandleFunc("POST "+refreshPath, a.refreshJWT)
-	mux.HandleFunc("POST "+refreshPath+"/logout", a.logout) // under the cookie's path, so it gets the cookie
+	mux.Handle(refreshPath, a.pairs.Handler()) // POST: a new JWT and cookie; DELETE: sign out
 	mux.Handle("GET /.well-known/jwks.json", keys.JWKSHandler(0))
-	mux.Handle("GET /api/me", authkit.Require(liveFamily{a})(http.HandlerFunc(a.me)))
+	mux.Handle("GET /api/me", authkit.Require(jwts)(http.HandlerFunc(a.me)))
 	return http.NewCrossOriginProtection().Handler(mux), nil
-}
-
-// liveFamily accepts a JWT only while the refresh family it was issued
-// from is alive, so that revoking the family — at logout, or when a stolen
-// refresh token is replayed — also ends the JWTs already handed out.
-type liveFamily struct{ a *app }
-
-func (l liveFamily) Authenticate(r *http.Request) (*authkit.Identity, error) {
-	id, err := l.a.jwts.Authenticate(r)
-	if err != nil {
-		return nil, err
-	}
-	fid, _ := id.Claims["fid"].(string)
-	if _, err := l.a.tokens.Family(r.Context(), fid); err != nil {
-		return nil, err // token errors match authkit.ErrInvalidCredentials; a store error is a 503
-	}
-	return id, nil
 }
 
 func page(body, ctype string) http.HandlerFunc {
@@ -124,19 +102,6 @@ func reply(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)
-}
-
-// issue signs a JWT for the family and puts its refresh token in the cookie.
-func (a *app) issue(w http.ResponseWriter, rt token.Token, fam token.FamilyInfo) {
-	t, err := a.issuer.Issue(jwt.Grant{Subject: fam.Subject, FamilyID: fam.ID, AuthTime: fam.AuthTime})
-	if err == nil {
-		err = a.refresh.Set(w, string(rt))
-	}
-	if err != nil {
-		reply(w, http.StatusInternalServerError, map[string]string{"error": "server_error"})
-		return
-	}
-	reply(w, http.StatusOK, map[string]any{"access_token": t.Token, "expires_in": int(time.Until(t.ExpiresAt).Seconds())})
 }
 
 func (a *app) login(w http.ResponseWriter, r *http.Request) {
@@ -155,38 +120,16 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusUnauthorized, map[string]string{"error": "invalid_credentials"})
 		return
 	}
-	rt, fam, err := a.tokens.IssueRefresh(r.Context(), c.Username, token.FamilyOptions{})
+	// A new refresh family, and a JWT carrying its ID.
+	pair, err := a.pairs.Issue(r.Context(), c.Username, token.FamilyOptions{})
 	if err != nil {
 		reply(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily_unavailable"})
 		return
 	}
-	a.issue(w, rt, fam)
-}
-
-func (a *app) refreshJWT(w http.ResponseWriter, r *http.Request) {
-	v, err := a.refresh.Read(r)
-	if err != nil {
-		reply(w, http.StatusUnauthorized, map[string]string{"error": "no_session"})
-		return
+	// {"access_token", "token_type", "expires_in"}, and the refresh cookie.
+	if err := a.pairs.WriteResponse(w, pair); err != nil {
+		log.Printf("spa: answering a login: %v", err)
 	}
-	rt, fam, err := a.tokens.Refresh(r.Context(), token.Token(v), "")
-	switch {
-	case errors.Is(err, authkit.ErrInvalidCredentials): // spent (reuse: family revoked), expired, unknown
-		a.refresh.Delete(w)
-		reply(w, http.StatusUnauthorized, map[string]string{"error": "invalid_grant"})
-	case err != nil:
-		reply(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily_unavailable"})
-	default:
-		a.issue(w, rt, fam)
-	}
-}
-
-func (a *app) logout(w http.ResponseWriter, r *http.Request) {
-	if v, err := a.refresh.Read(r); err == nil {
-		a.tokens.Revoke(r.Context(), token.Token(v)) // revokes the family: liveFamily refuses its JWTs
-	}
-	a.refresh.Delete(w)
-	w.WriteHeader(http.StatusNoContent)
 }
 
 func (a *app) me(w http.ResponseWriter, r *http.Request) {
@@ -245,7 +188,7 @@ $("login").addEventListener("submit", async (e) => {
 });
 $("me").addEventListener("click", async () => show(await api("/api/me")));
 $("logout").addEventListener("click", async () => {
-  await fetch("/api/refresh/logout", { method: "POST" });
+  await fetch("/api/refresh", { method: "DELETE" });
   jwt = null;
   show("signed out: the refresh family is revoked, with every JWT issued from it");
   render();

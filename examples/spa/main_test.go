@@ -86,8 +86,8 @@ func TestSPA(t *testing.T) {
 	// A thief replays the first refresh cookie: the family is revoked, and
 	// so are the JWTs issued from it.
 	thief := &client{t, http.DefaultClient, ts}
-	if res, _ := thief.do("POST", refreshPath, "", "", "Cookie", "__Secure-refresh="+rc.Value); res.StatusCode != 401 {
-		t.Fatalf("reuse: %d", res.StatusCode)
+	if res, m := thief.do("POST", refreshPath, "", "", "Cookie", "__Secure-refresh="+rc.Value); res.StatusCode != 400 || m["error"] != "invalid_grant" {
+		t.Fatalf("reuse: %d %v", res.StatusCode, m)
 	}
 	for _, tok := range []string{jwt1, jwt2} {
 		if res, _ := c.do("GET", "/api/me", "", tok); res.StatusCode != 401 {
@@ -96,16 +96,28 @@ func TestSPA(t *testing.T) {
 	}
 
 	// Sign in again, sign out: the JWT dies with its family.
-	_, m = c.do("POST", "/api/login", `{"username":"alice","password":"wonderland-42"}`, "")
+	res, m = c.do("POST", "/api/login", `{"username":"alice","password":"wonderland-42"}`, "")
 	jwt3, _ := m["access_token"].(string)
-	if res, _ := c.do("POST", refreshPath+"/logout", "", ""); res.StatusCode != 204 {
+	var rc3 string
+	for _, ck := range res.Cookies() {
+		if ck.Name == "__Secure-refresh" {
+			rc3 = ck.Value
+		}
+	}
+	if res, _ := c.do("GET", "/api/me", "", jwt3); res.StatusCode != 200 {
+		t.Fatalf("me after signing in again: %d", res.StatusCode)
+	}
+	if res, _ := c.do("DELETE", refreshPath, "", ""); res.StatusCode != 204 {
 		t.Fatalf("logout: %d", res.StatusCode)
 	}
 	if res, _ := c.do("GET", "/api/me", "", jwt3); res.StatusCode != 401 {
 		t.Errorf("JWT after logout: %d", res.StatusCode)
 	}
-	if res, _ := c.do("POST", refreshPath, "", ""); res.StatusCode != 401 {
+	if res, _ := c.do("POST", refreshPath, "", ""); res.StatusCode != 400 {
 		t.Errorf("refresh after logout: %d", res.StatusCode)
+	}
+	if res, _ := thief.do("POST", refreshPath, "", "", "Cookie", "__Secure-refresh="+rc3); res.StatusCode != 400 {
+		t.Errorf("the logged-out refresh cookie replayed: %d", res.StatusCode)
 	}
 	// Cross-origin requests are refused.
 	if res, _ := c.do("POST", refreshPath, "", "", "Sec-Fetch-Site", "cross-site"); res.StatusCode != 403 {
