@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/authkit/authkit"
-	"github.com/authkit/authkit/jwt"
 	"github.com/authkit/authkit/session"
 	"github.com/authkit/authkit/token"
 )
@@ -318,55 +317,39 @@ func (s *server) apiTokenRefresh(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.pairJSON(p))
 }
 
-type jwtResponse struct {
-	AccessToken string `json:"access_token"`
-	TokenType   string `json:"token_type"`
-	ExpiresIn   int    `json:"expires_in"`
-}
-
-// issueJWT signs an access JWT for a refresh family and sets the family's
-// refresh token in its cookie.
-func (s *server) issueJWT(w http.ResponseWriter, rt token.Token, fam token.FamilyInfo) bool {
-	iss, err := s.issuer.Issue(jwt.Grant{Subject: fam.Subject, FamilyID: fam.ID, AuthTime: fam.AuthTime})
-	if err == nil {
-		err = s.refreshCookie.Set(w, string(rt))
-	}
-	if err != nil {
-		s.log.Error("issue JWT", "err", err)
-		return false
-	}
-	writeJSON(w, http.StatusOK, jwtResponse{iss.Token, "Bearer", int(iss.ExpiresAt.Sub(s.now()).Round(time.Second).Seconds())})
-	return true
-}
-
-// POST /api/jwt/login {"username","password"} → {"access_token",…} and the
-// refresh token in an HttpOnly __Secure- cookie scoped to /api/jwt/refresh.
+// POST /api/jwt/login {"username","password"} → {"access_token",
+// "token_type","expires_in"} and the refresh token in an HttpOnly
+// __Secure- cookie scoped to /api/jwt/refresh, both from jwt.Pairs.
 func (s *server) apiJWTLogin(w http.ResponseWriter, r *http.Request) {
 	res, ok := s.apiLogin(w, r)
 	if !ok {
 		return
 	}
-	rt, fam, err := s.tokens.IssueRefresh(r.Context(), res.user.Name, token.FamilyOptions{
+	pair, err := s.pairs.Issue(r.Context(), res.user.Name, token.FamilyOptions{
 		Metadata: map[string]string{"via": "jwt", "agent": userAgent(r)},
 	})
 	if err != nil {
-		s.internalError(w, "issue refresh token", err)
+		s.internalError(w, "issue JWT and refresh token", err)
 		return
 	}
 	s.emit(r, authkit.EventLogin, "jwt", res.user.Name, "")
-	if !s.issueJWT(w, rt, fam) {
-		writeError(w, http.StatusInternalServerError, "server_error", "cannot sign the token")
+	if err := s.pairs.WriteResponse(w, pair); err != nil {
+		s.log.Error("answering a JWT login", "err", err)
 	}
 }
 
 // POST /api/jwt/refresh (the refresh cookie) → a new JWT and a new cookie.
+// The rotation and the answer are jwt.Pairs'; the errors are the API's,
+// with a description that tells reuse apart. A reused cookie revokes the
+// family, and through the token manager's FamilyRevoked the JWTs issued
+// from it.
 func (s *server) apiJWTRefresh(w http.ResponseWriter, r *http.Request) {
 	v, err := s.refreshCookie.Read(r)
 	if err != nil { // absent, or sent twice (a planted copy): trust none
 		writeError(w, http.StatusBadRequest, "invalid_grant", "no refresh cookie")
 		return
 	}
-	rt, fam, err := s.tokens.Refresh(r.Context(), token.Token(v), "")
+	pair, err := s.pairs.Refresh(r.Context(), token.Token(v), "")
 	if err != nil {
 		if errors.Is(err, authkit.ErrInvalidCredentials) {
 			s.refreshCookie.Delete(w)
@@ -374,23 +357,20 @@ func (s *server) apiJWTRefresh(w http.ResponseWriter, r *http.Request) {
 		s.refreshError(w, err)
 		return
 	}
-	if !s.issueJWT(w, rt, fam) {
-		writeError(w, http.StatusInternalServerError, "server_error", "cannot sign the token")
+	if err := s.pairs.WriteResponse(w, pair); err != nil {
+		s.log.Error("answering a JWT refresh", "err", err)
 	}
 }
 
 // POST /api/jwt/logout (Bearer JWT) → 204: the JWT's refresh family is
-// revoked, with every JWT issued from it, and the refresh cookie cleared.
+// revoked — and with it, through the token manager's FamilyRevoked, every
+// JWT issued from it — and the refresh cookie cleared.
 func (s *server) apiJWTLogout(w http.ResponseWriter, r *http.Request) {
 	id, _ := authkit.IdentityFrom(r.Context())
 	if fid, _ := id.Claims["fid"].(string); fid != "" {
 		err := s.tokens.RevokeFamily(r.Context(), id.Subject, fid)
 		if err != nil && !errors.Is(err, token.ErrNotFound) {
 			s.internalError(w, "revoke family", err)
-			return
-		}
-		if err := s.jwts.RevokeFamily(r.Context(), id.Subject, fid); err != nil {
-			s.internalError(w, "revoke JWT family", err)
 			return
 		}
 	}

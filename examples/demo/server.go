@@ -91,11 +91,11 @@ type server struct {
 	keys     *jwt.KeySet
 	issuer   *jwt.Issuer
 	jwts     *jwt.Verifier
-	jwtAuth  authkit.Authenticator // jwts, plus a check that the JWT's refresh family is alive
+	pairs    *jwt.Pairs // access JWTs with their refresh tokens, in refreshCookie
 
 	codec         *cookie.Codec
 	demoCookie    cookie.Template
-	refreshCookie cookie.Template
+	refreshCookie cookie.Template // pairs.Cookie()
 	sessionCookie cookie.Template
 
 	events *eventLog
@@ -151,14 +151,6 @@ func newServer(cfg config) (*server, error) {
 		Logger:         s.log,
 		Now:            cfg.Now,
 	})
-	s.tokens = token.NewWithConfig(s.st, token.Config{
-		AccessTTL:       accessTTL,
-		RefreshLifetime: refreshTTL,
-		Events:          events,
-		Logger:          s.log,
-		Now:             cfg.Now,
-	})
-
 	// A fresh Ed25519 key at every start: JWTs from an earlier run, or from
 	// another instance, do not verify. A real deployment loads its keys
 	// (jwt.LoadKeyFile, jwt.KeyFromEnv) and rotates them with KeySet.
@@ -176,9 +168,32 @@ func newServer(cfg config) (*server, error) {
 		Store:          s.st,
 		IdentityClaims: []string{"fid", "jti"},
 		Events:         events,
+		Logger:         s.log,
 		Now:            cfg.Now,
 	})
-	s.jwtAuth = familyChecked{s.jwts, s.tokens}
+	// The token manager comes after the JWT verifier, to be given its
+	// FamilyRevoked: whenever a refresh family is revoked — a reused refresh
+	// token, a logout, a device signed out, "log out everywhere" — the
+	// family's ID goes into the subject's JWT revocation record, which the
+	// verifier reads anyway. So the JWTs issued from the family (their fid
+	// claim) are refused at once, with no extra store read per request.
+	s.tokens = token.NewWithConfig(s.st, token.Config{
+		AccessTTL:       accessTTL,
+		RefreshLifetime: refreshTTL,
+		FamilyRevoked:   s.jwts.FamilyRevoked,
+		Events:          events,
+		Logger:          s.log,
+		Now:             cfg.Now,
+	})
+	// Pairs issues a JWT with a refresh token, rotates the refresh token and
+	// carries it in an HttpOnly, Secure, SameSite=Strict cookie scoped to
+	// the refresh endpoint.
+	s.pairs = jwt.NewPairs(s.issuer, s.tokens, jwt.PairConfig{
+		CookieName:  refreshCookieName,
+		RefreshPath: refreshCookiePath,
+		Logger:      s.log,
+	})
+	s.refreshCookie = s.pairs.Cookie()
 
 	// The sealed-cookie panel's key, also fresh at every start.
 	secret := make([]byte, 32)
@@ -189,12 +204,8 @@ func newServer(cfg config) (*server, error) {
 	s.codec.Now = cfg.Now
 	s.demoCookie = cookie.New(demoCookieName)
 	s.demoCookie.MaxAge = demoCookieTTL
-	s.refreshCookie = cookie.New(refreshCookieName)
-	s.refreshCookie.Path = refreshCookiePath
-	s.refreshCookie.SameSite = http.SameSiteStrictMode
-	s.refreshCookie.MaxAge = refreshTTL
 	s.sessionCookie = cookie.New(session.DefaultCookieName)
-	for _, t := range []cookie.Template{s.demoCookie, s.refreshCookie, s.sessionCookie} {
+	for _, t := range []cookie.Template{s.demoCookie, s.sessionCookie} {
 		if err := t.Validate(); err != nil {
 			return nil, err
 		}
@@ -264,9 +275,9 @@ func (s *server) routes() http.Handler {
 	}))
 	mux.HandleFunc("POST /api/jwt/login", s.apiJWTLogin)
 	mux.HandleFunc("POST "+refreshCookiePath, s.apiJWTRefresh)
-	mux.Handle("POST /api/jwt/logout", api.Require(s.jwtAuth)(http.HandlerFunc(s.apiJWTLogout)))
+	mux.Handle("POST /api/jwt/logout", api.Require(s.jwts)(http.HandlerFunc(s.apiJWTLogout)))
 	mux.Handle("GET /.well-known/jwks.json", s.keys.JWKSHandler(0))
-	mux.Handle("GET /api/me", api.Require(s.sessions, s.tokens, s.jwtAuth)(http.HandlerFunc(s.apiMe)))
+	mux.Handle("GET /api/me", api.Require(s.sessions, s.tokens, s.jwts)(http.HandlerFunc(s.apiMe)))
 
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(s.crossOriginDenied))
@@ -296,33 +307,6 @@ func (s *server) crossOriginDenied(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusForbidden)
 	fmt.Fprintln(w, "403 Forbidden: this request came from another origin, so the demo refused it (http.CrossOriginProtection).")
-}
-
-// familyChecked is the JWT Authenticator of the demo: the jwt.Verifier,
-// plus a check that the refresh family a JWT was issued from (its fid
-// claim) is still alive, so that a refresh-token reuse — which revokes the
-// family in the token package — also ends the JWTs issued from it.
-type familyChecked struct {
-	v      *jwt.Verifier
-	tokens *token.Manager
-}
-
-func (a familyChecked) Authenticate(r *http.Request) (*authkit.Identity, error) {
-	id, err := a.v.Authenticate(r)
-	if err != nil {
-		return nil, err
-	}
-	fid, _ := id.Claims["fid"].(string)
-	if fid == "" {
-		return id, nil
-	}
-	if _, err := a.tokens.Family(r.Context(), fid); err != nil {
-		if errors.Is(err, authkit.ErrInvalidCredentials) {
-			return nil, fmt.Errorf("demo: the JWT's refresh family has ended: %w", err)
-		}
-		return nil, err
-	}
-	return id, nil
 }
 
 // errLogin is the one answer to a wrong password and to an unknown user.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"encoding/json"
 	"log/slog"
 	"net/http/httptest"
 	"net/url"
@@ -117,8 +118,25 @@ func testBackend(t *testing.T, flagValue, prefix, table string) {
 		t.Fatalf("refresh: %d %s", r.status, r.body)
 	}
 	wantError(t, c.do("POST", "/api/token/refresh", map[string]string{"refresh_token": p.RefreshToken}), 400, "invalid_grant")
-	if r := c.do("POST", "/api/jwt/login", creds(name, "wonderland-42")); r.status != 200 {
+	jc := ts.client(t)
+	r = jc.do("POST", "/api/jwt/login", creds(name, "wonderland-42"))
+	if r.status != 200 {
 		t.Fatalf("jwt login: %d", r.status)
+	}
+	var j jwtJSON
+	json.Unmarshal(r.body, &j)
+	spent := setCookie(t, r, refreshCookieName)
+	if r := jc.do("POST", "/api/jwt/refresh", nil); r.status != 200 || spent == nil {
+		t.Fatalf("jwt refresh: %d %s", r.status, r.body)
+	}
+	if r := me(ts.client(t), j.AccessToken); r.status != 200 {
+		t.Fatalf("me with a JWT: %d", r.status)
+	}
+	// Reuse revokes the family, and the token manager's FamilyRevoked the
+	// family's JWTs, in this store's JWT revocation record.
+	wantError(t, ts.client(t).do("POST", "/api/jwt/refresh", nil, "Cookie", refreshCookieName+"="+spent.Value), 400, "invalid_grant")
+	if r := me(ts.client(t), j.AccessToken); r.status != 401 {
+		t.Errorf("JWT of a reused family: %d", r.status)
 	}
 	if r := c.do("POST", "/api/session/login", creds(demoUser, demoPassword)); r.status != 200 {
 		t.Fatalf("demo user: %d %s", r.status, r.body)

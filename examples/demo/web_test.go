@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -213,4 +214,56 @@ func TestPasswordChange(t *testing.T) {
 	}
 	wantError(t, ts.client(t).do("POST", "/api/token/login", creds("alice", "wonderland-42")), http.StatusUnauthorized, "invalid_credentials")
 	everything(t, ts, "looking-glass-7")(true, true)
+}
+
+// TestRevokeFamilyFromDevices signs out one JWT client from the devices
+// page: its refresh cookie and the JWTs issued from its family stop
+// working at once, and another client's do not.
+func TestRevokeFamilyFromDevices(t *testing.T) {
+	ts := newTestServer(t)
+	c := ts.client(t)
+	c.register("alice", "wonderland-42")
+	wantRedirect(t, form(t, c, "/session/login", login("alice", "wonderland-42")), "/?m=session-in")
+
+	type jwtClient struct {
+		c   *client
+		jwt string
+		fid string
+	}
+	var clients [2]jwtClient
+	for i := range clients {
+		jc := ts.client(t)
+		var j jwtJSON
+		json.Unmarshal(jc.do("POST", "/api/jwt/login", creds("alice", "wonderland-42")).body, &j)
+		parts := strings.Split(j.AccessToken, ".")
+		if len(parts) != 3 {
+			t.Fatalf("login %d: no JWT", i)
+		}
+		payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+		var claims struct {
+			FID string `json:"fid"`
+		}
+		if err != nil || json.Unmarshal(payload, &claims) != nil || claims.FID == "" {
+			t.Fatalf("JWT claims %s: no fid", payload)
+		}
+		clients[i] = jwtClient{jc, j.AccessToken, claims.FID}
+	}
+	page := getPage(t, c, "/devices")
+	for _, cl := range clients {
+		if !strings.Contains(page, `name="id" value="`+cl.fid+`"`) {
+			t.Fatalf("the devices page does not list family %s", cl.fid)
+		}
+	}
+
+	wantRedirect(t, form(t, c, "/devices/revoke-family", url.Values{"id": {clients[0].fid}}), "/devices?m=revoked")
+	if r := me(ts.client(t), clients[0].jwt); r.status != http.StatusUnauthorized {
+		t.Errorf("JWT of the signed-out family: %d", r.status)
+	}
+	wantError(t, clients[0].c.do("POST", "/api/jwt/refresh", nil), http.StatusBadRequest, "invalid_grant")
+	if r := me(ts.client(t), clients[1].jwt); r.status != http.StatusOK {
+		t.Errorf("JWT of the other family: %d", r.status)
+	}
+	if r := clients[1].c.do("POST", "/api/jwt/refresh", nil); r.status != http.StatusOK {
+		t.Errorf("refresh of the other family: %d %s", r.status, r.body)
+	}
 }
