@@ -279,7 +279,6 @@ func (s *server) apiTokenLogin(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, "issue token pair", err)
 		return
 	}
-	s.emit(r, authkit.EventLogin, "token", res.user.Name, "")
 	writeJSON(w, http.StatusOK, s.pairJSON(p))
 }
 
@@ -332,7 +331,6 @@ func (s *server) apiJWTLogin(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, "issue JWT and refresh token", err)
 		return
 	}
-	s.emit(r, authkit.EventLogin, "jwt", res.user.Name, "")
 	if err := s.pairs.WriteResponse(w, pair); err != nil {
 		s.log.Error("answering a JWT login", "err", err)
 	}
