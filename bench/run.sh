@@ -41,14 +41,14 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
-mkdir -p results
+mkdir -p results "$(dirname "$out")"
 raw="$tmp/raw.txt"
 details="$tmp/commands.txt"
 
-echo "== vet and cross-check test"
+echo "== vet, the cross-check test and the one-read test"
 go vet ./...
 go test -c -o "$tmp/bench.test" .
-"$tmp/bench.test" -test.run 'TestArgon2idCrossCheck' -test.v | tail -n 4
+"$tmp/bench.test" -test.run '^(TestArgon2idCrossCheck|TestOneStoreReadPerLoad)$' -test.v | grep -E '^(---|PASS|FAIL|ok)'
 
 if [ -n "${AUTHKIT_REDIS_ADDR:-}" ]; then
 	redis_note="Redis benchmarks ran against AUTHKIT_REDIS_ADDR=$AUTHKIT_REDIS_ADDR ($(redis-cli -u "redis://$AUTHKIT_REDIS_ADDR" INFO server 2>/dev/null | tr -d '\r' | grep '^redis_version:' | sed 's/redis_version:/Redis /' || echo Redis)), under a random key prefix removed afterwards."
@@ -60,10 +60,10 @@ fi
 # Each round runs every benchmark once (-test.count=1), so the samples of
 # authkit and of its peers are spread over the whole run.
 bench() { # pattern benchtime
-	echo "$tmp/bench.test -test.run '^\$' -test.bench '$1' -test.benchtime $2 -test.benchmem -test.count 1" >>"$details.round"
+	echo "./bench.test -test.run '^\$' -test.bench '$1' -test.benchtime $2 -test.benchmem -test.count 1" >>"$details.round"
 	"$tmp/bench.test" -test.run '^$' -test.bench "$1" -test.benchtime "$2" -test.benchmem -test.count 1 >>"$raw"
 }
-echo "# the benchmark binary: go test -c -o bench.test . (in bench/); then $rounds rounds of:" >"$details"
+echo "# in bench/: go test -c -o bench.test . && ./bench.test -test.run '^(TestArgon2idCrossCheck|TestOneStoreReadPerLoad)$'; then $rounds rounds of:" >"$details"
 for i in $(seq 1 "$rounds"); do
 	echo "== round $i of $rounds"
 	: >"$details.round"
@@ -80,21 +80,24 @@ done
 cat "$details.round" >>"$details"
 rm -f "$details.round"
 
+# The sections of a full run are kept in results/ with the raw output.
+sections="$here/results"
+[ "$quick" = 1 ] && sections="$tmp"
 scale_md="" load_md="" load_status=""
 if [ "$scale" = 1 ]; then
 	echo "== scale (slow)"
 	echo "go run ./cmd/scale -md scale.md" >>"$details"
-	go run ./cmd/scale -md "$tmp/scale.md"
-	scale_md="$tmp/scale.md"
+	go run ./cmd/scale -md "$sections/scale.md"
+	scale_md="$sections/scale.md"
 fi
 if [ "$load" = 1 ]; then
 	echo "== load and faults"
 	echo "go run ./cmd/loadfault -demo .. -md load.md" >>"$details"
 	set +e
-	go run ./cmd/loadfault -demo .. -md "$tmp/load.md"
+	go run ./cmd/loadfault -demo .. -md "$sections/load.md"
 	load_status=$?
 	set -e
-	load_md="$tmp/load.md"
+	load_md="$sections/load.md"
 fi
 
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)

@@ -1,7 +1,9 @@
 package bench
 
 import (
+	"context"
 	"crypto/rand"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/authkit/authkit/session"
 	"github.com/authkit/authkit/store"
+	"github.com/authkit/authkit/token"
 )
 
 // Session benchmarks: one request through each library's middleware, on an
@@ -279,5 +282,96 @@ func BenchmarkSessionWrite(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// countingStore counts a Store's reads and writes.
+type countingStore struct {
+	store.Store
+	gets, writes int
+}
+
+func (s *countingStore) Get(ctx context.Context, key string) ([]byte, error) {
+	s.gets++
+	return s.Store.Get(ctx, key)
+}
+
+func (s *countingStore) Set(ctx context.Context, key string, v []byte, exp time.Time) error {
+	s.writes++
+	return s.Store.Set(ctx, key, v, exp)
+}
+
+func (s *countingStore) Delete(ctx context.Context, key string) error {
+	s.writes++
+	return s.Store.Delete(ctx, key)
+}
+
+func (s *countingStore) CompareAndSwap(ctx context.Context, key string, old, new []byte, exp time.Time) (bool, error) {
+	s.writes++
+	return s.Store.CompareAndSwap(ctx, key, old, new, exp)
+}
+
+// TestOneStoreReadPerLoad checks the premise of the Redis benchmarks,
+// which compare a session load and a token verification with one raw GET:
+// each is exactly one store read and no write, and a read request through
+// the Middleware with the default idle refresh is one read too.
+func TestOneStoreReadPerLoad(t *testing.T) {
+	ctx := context.Background()
+	mem := store.NewMemory()
+	t.Cleanup(func() { mem.Close() })
+	st := &countingStore{Store: mem}
+	m := session.NewWithConfig(st, session.Config{IdleTimeout: benchIdle, Lifetime: benchLifetime})
+	ck := firstCookie(t, m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := m.Login(r.Context(), "user-1"); err != nil {
+			t.Error(err)
+		}
+		okWrite(w)
+	})))
+	tm := token.New(st)
+	tok, _, err := tm.Issue(ctx, "user-1", token.IssueOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := m.Authenticate(r); err != nil {
+			t.Error(err)
+		}
+		okWrite(w)
+	}))
+	cases := []struct {
+		name string
+		op   func() error
+	}{
+		{"session.Manager.Authenticate", func() error {
+			req := httptest.NewRequest(http.MethodGet, "/", nil)
+			req.AddCookie(ck)
+			_, err := m.Authenticate(req)
+			return err
+		}},
+		{"read request through the Middleware", func() error {
+			req := httptest.NewRequest(http.MethodGet, "/", nil)
+			req.AddCookie(ck)
+			rec := httptest.NewRecorder()
+			read.ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK {
+				return fmt.Errorf("status %d", rec.Code)
+			}
+			return nil
+		}},
+		{"token.Manager.Verify", func() error {
+			_, err := tm.Verify(ctx, tok)
+			return err
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			st.gets, st.writes = 0, 0
+			if err := tc.op(); err != nil {
+				t.Fatal(err)
+			}
+			if st.gets != 1 || st.writes != 0 {
+				t.Errorf("%d store reads and %d writes, want 1 and 0", st.gets, st.writes)
+			}
+		})
 	}
 }

@@ -102,7 +102,7 @@ func main() {
 	if *redisNote != "" {
 		w("%s\n\n", *redisNote)
 	}
-	w("The floor is one go-redis `GET` of a key and value of the same lengths as authkit's record, on the same client (`ContextTimeoutEnabled`). *Session load* is `session.Manager.Authenticate` on a request carrying a logged-in session's cookie (cookie parse, SHA-256, GET, record decode); *token verify* is `token.Manager.Verify` (format and checksum check, SHA-256, GET, decode).\n\n")
+	w("The floor is one go-redis `GET` of a key and value of the same lengths as authkit's record, on the same client (`ContextTimeoutEnabled`). *Session load* is `session.Manager.Authenticate` on a request carrying a logged-in session's cookie (cookie parse, SHA-256, GET, record decode); *token verify* is `token.Manager.Verify` (format and checksum check, SHA-256, GET, decode). `TestOneStoreReadPerLoad` (run by the script first) checks that each is exactly one store read and no write.\n\n")
 	table(&b, res, order, "RedisSessionLoad", nil)
 	table(&b, res, order, "RedisTokenVerify", nil)
 
@@ -405,9 +405,9 @@ func targets(b *strings.Builder, res map[string]result) {
 		met := r <= t.limit
 		verdict := "met"
 		if !met {
-			verdict = fmt.Sprintf("**missed** (%.0f%% over the limit)", (r/t.limit-1)*100)
+			verdict = fmt.Sprintf("**missed** (%s over the limit)", pct(r/t.limit-1))
 		} else {
-			verdict = fmt.Sprintf("met (%.0f%% under the limit)", (1-r/t.limit)*100)
+			verdict = fmt.Sprintf("met (%s under the limit)", pct(1-r/t.limit))
 		}
 		if t.maxAllocs > 0 {
 			if ak.allocs <= t.maxAllocs {
@@ -418,6 +418,14 @@ func targets(b *strings.Builder, res map[string]result) {
 		}
 		fmt.Fprintf(b, "| %s | ≤ %.2f× | %s | %s | %.3f× | %s |\n", t.what, t.limit, as, ps, r, verdict)
 	}
+}
+
+// pct formats a fraction as a percentage, with a decimal when small.
+func pct(f float64) string {
+	if f*100 < 10 {
+		return fmt.Sprintf("%.1f%%", f*100)
+	}
+	return fmt.Sprintf("%.0f%%", f*100)
 }
 
 func ratioStr(a, p float64) string {
