@@ -58,7 +58,14 @@ func runDemo(ctx context.Context, rep *report, root string) error {
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	ms := strconv.Itoa(int(storeDeadline.Milliseconds()))
-	storeURL := "redis://" + rs.Addr + "/0?dial_timeout=" + ms + "ms&read_timeout=" + ms + "ms&write_timeout=" + ms + "ms&max_retries=-1&pool_size=" + strconv.Itoa(2**workers)
+	query := "dial_timeout=" + ms + "ms&read_timeout=" + ms + "ms&write_timeout=" + ms + "ms&max_retries=-1&pool_size=" + strconv.Itoa(2**workers)
+	if *demoDefaults {
+		query = ""
+	}
+	storeURL := "redis://" + rs.Addr + "/0"
+	if query != "" {
+		storeURL += "?" + query
+	}
 	logPath := filepath.Join(dir, "demo.log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
@@ -96,8 +103,8 @@ func runDemo(ctx context.Context, rep *report, root string) error {
 	}
 	t := &target{
 		name: "demo",
-		describe: fmt.Sprintf("### The demo (examples/demo)\n\nThe demo server built from this tree and run as a subprocess: `demo -addr %s -store 'redis://…/0?dial_timeout=%sms&read_timeout=%sms&write_timeout=%sms&max_retries=-1&pool_size=%d'` on a private redis-server (%s). Its `GET /api/me` is `Guard.Require(sessions, tokens, jwts)` behind its full middleware stack (cross-origin protection, security headers, cookie inspector, session Middleware); its JWTs are EdDSA, verified with revocation on, so every JWT verification reads the store. The store deadline comes from the go-redis timeouts in the URL (retries off): the demo's `-store` flag has no other way to set one. *Bare* is `GET %s`, the demo's cheapest route through the same stack without authentication or store access. Credentials: 12 of each kind from the demo's JSON login API (user `demo`); the load has no logins (each is an Argon2id verification, and the demo throttles them). The demo runs in another process, so its goroutines are not counted.\n\n",
-			addr, ms, ms, ms, 2**workers, serverVersion(ctx, rc), bare),
+		describe: fmt.Sprintf("### The demo (examples/demo)\n\nThe demo server built from this tree and run as a subprocess: `demo -addr %s -store 'redis://…/0?%s'` on a private redis-server (%s). Its `GET /api/me` is `Guard.Require(sessions, tokens, jwts)` behind its full middleware stack (cross-origin protection, security headers, cookie inspector, session Middleware); its JWTs are EdDSA, verified with revocation on, so every JWT verification reads the store. The store deadline comes from the go-redis timeouts in the URL (retries off): the demo's `-store` flag has no other way to set one. *Bare* is `GET %s`, the demo's cheapest route through the same stack without authentication or store access. Credentials: 12 of each kind from the demo's JSON login API (user `demo`); the load has no logins (each is an Argon2id verification, and the demo throttles them). The demo runs in another process, so its goroutines are not counted.\n\n",
+			addr, query, serverVersion(ctx, rc), bare),
 		url: url, bare: bare, creds: creds,
 		pause: rs.Pause, resume: rs.Resume,
 		panics: func() int {

@@ -64,6 +64,7 @@ var (
 	storeDeadline = flag.Duration("store-deadline", 300*time.Millisecond, "deadline of every store operation")
 	reqDeadline   = flag.Duration("request-deadline", 2*time.Second, "client deadline of every request")
 	mdPath        = flag.String("md", "", "write the Markdown section here (default stdout)")
+	demoDefaults  = flag.Bool("demo-default-timeouts", false, "run the demo with a bare redis:// URL: go-redis's default timeouts and retries, no store deadline")
 )
 
 // timeoutStore gives every operation of a Store its own deadline. None of
