@@ -104,7 +104,7 @@ type Config struct {
 
 	// MaxSessionsPerUser caps how many sessions one subject may have at
 	// once. A Login past the cap logs out the subject's oldest sessions.
-	// Zero means DefaultMaxSessionsPerUser (20). At most 10000.
+	// Zero means DefaultMaxSessionsPerUser (20). At most 1000.
 	MaxSessionsPerUser int
 
 	// TrustedOrigins are origins ("https://app.example.com") from which

@@ -81,12 +81,12 @@ type Config struct {
 
 	// MaxTokens caps the live access and one-time tokens one subject may
 	// hold (an index record per subject lists them); issuing past the cap
-	// revokes the oldest. Zero means DefaultMaxTokens (100); at most 10000.
+	// revokes the oldest. Zero means DefaultMaxTokens (100); at most 1000.
 	MaxTokens int
 
 	// MaxFamilies caps the live refresh families (signed-in devices) of
 	// one subject; issuing past the cap revokes the oldest family. Zero
-	// means DefaultMaxFamilies (50); at most 10000.
+	// means DefaultMaxFamilies (50); at most 1000.
 	MaxFamilies int
 
 	// MaxFamilyAccess caps the live access tokens a refresh family tracks

@@ -24,11 +24,14 @@ import (
 )
 
 // Limits on what a record may hold; a stored record beyond them is corrupt.
+// They are chosen so that a full record — MaxMembers members, each with the
+// longest ID and data — still fits in one store value (store.MaxValueSize):
+// a cap the configuration allows can always be stored.
 const (
 	MaxIDLen   = store.MaxKeySize
-	MaxDataLen = 1024
+	MaxDataLen = 512
 	// MaxMembers bounds Max; records claiming more members are refused.
-	MaxMembers = 10000
+	MaxMembers = 1000
 )
 
 const recordVersion = 1
@@ -82,6 +85,11 @@ func (x *Index) Update(ctx context.Context, subject string, fn func([]Member) ([
 		if members, err = fn(prune(members, x.now())); err != nil {
 			return nil, time.Time{}, err
 		}
+		for _, m := range members {
+			if err := checkMember(m); err != nil {
+				return nil, time.Time{}, err
+			}
+		}
 		if n := len(members) - x.Max; n > 0 {
 			slices.SortStableFunc(members, func(a, b Member) int { return a.Created.Compare(b.Created) })
 			evicted = slices.Clone(members[:n])
@@ -98,13 +106,20 @@ func (x *Index) Update(ctx context.Context, subject string, fn func([]Member) ([
 // Add records m under subject, replacing a member with the same ID, and
 // returns the members the cap evicted (see [Index.Update]).
 func (x *Index) Add(ctx context.Context, subject string, m Member) (evicted []Member, err error) {
-	if len(m.ID) == 0 || len(m.ID) > MaxIDLen || len(m.Data) > MaxDataLen {
-		return nil, fmt.Errorf("index: member ID or data out of bounds")
+	if err := checkMember(m); err != nil {
+		return nil, err
 	}
 	return x.Update(ctx, subject, func(members []Member) ([]Member, error) {
 		members = slices.DeleteFunc(members, func(o Member) bool { return o.ID == m.ID })
 		return append(members, m), nil
 	})
+}
+
+func checkMember(m Member) error {
+	if len(m.ID) == 0 || len(m.ID) > MaxIDLen || len(m.Data) > MaxDataLen {
+		return fmt.Errorf("index: member ID must be 1..%d bytes and data at most %d", MaxIDLen, MaxDataLen)
+	}
+	return nil
 }
 
 // Remove deletes the members with the given IDs from subject's index.

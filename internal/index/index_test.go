@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -164,4 +165,39 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestFullRecordFitsInAStoreValue(t *testing.T) {
+	ms := make([]Member, MaxMembers)
+	for i := range ms {
+		ms[i] = Member{
+			ID:      strings.Repeat("k", MaxIDLen),
+			Created: time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC),
+			Expires: time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC),
+			Data:    make([]byte, MaxDataLen),
+		}
+	}
+	if n := len(Encode(ms)); n > store.MaxValueSize {
+		t.Fatalf("a full index record is %d bytes, over store.MaxValueSize (%d)", n, store.MaxValueSize)
+	}
+	// And an Add at the cap writes it: start from a full record of live
+	// members and add one more, which evicts the oldest.
+	x, c := newIndex(t, MaxMembers)
+	ctx := context.Background()
+	for i := range ms {
+		ms[i].ID = fmt.Sprintf("%0*d", MaxIDLen, i)
+		ms[i].Created = c.Now().Add(time.Duration(i) * time.Millisecond)
+		ms[i].Expires = c.Now().Add(time.Hour)
+	}
+	if err := x.Store.Set(ctx, x.Key("u"), Encode(ms), c.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	c.Add(time.Second)
+	evicted, err := x.Add(ctx, "u", Member{ID: strings.Repeat("n", MaxIDLen), Created: c.Now(), Expires: c.Now().Add(time.Hour), Data: make([]byte, MaxDataLen)})
+	if err != nil || len(evicted) != 1 || evicted[0].ID != ms[0].ID {
+		t.Fatalf("Add at the cap: evicted %d, %v; want the oldest evicted", len(evicted), err)
+	}
+	if got, _ := x.List(ctx, "u"); len(got) != MaxMembers {
+		t.Fatalf("%d members at the cap, want %d", len(got), MaxMembers)
+	}
 }
