@@ -106,3 +106,14 @@ func ExampleNewMemoryWithConfig() {
 	// <nil>
 	// 2
 }
+
+// Bound every store call, so a stalled server becomes a prompt error (and a
+// 503 from authkit.Guard) rather than requests that hang.
+func ExampleWithTimeout() {
+	var shared store.Store = store.NewMemory() // in production: a redisstore or sqlstore
+	st := store.WithTimeout(shared, 500*time.Millisecond)
+	err := st.Set(context.Background(), "greeting", []byte("hello"), time.Now().Add(time.Minute))
+	v, _ := st.Get(context.Background(), "greeting")
+	fmt.Println(string(v), err)
+	// Output: hello <nil>
+}

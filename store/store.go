@@ -14,6 +14,13 @@
 // and never store a secret in clear: the key of a session or token record is a
 // SHA-256 of the secret.
 //
+// # Timeouts
+//
+// A Store call blocks as long as its context allows. Wrap a network store
+// with [WithTimeout] so that a stalled server becomes a prompt error — which
+// authkit.Guard answers with 503 and Retry-After — rather than requests that
+// hang.
+//
 // # Writing an adapter
 //
 // Implement the four methods with the semantics documented on [Store], use

@@ -25,6 +25,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/authkit/authkit/store"
 )
 
 func main() {
@@ -39,6 +41,7 @@ func run(args []string) error {
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
 	storeURL := fs.String("store", "memory", "where state lives: memory, redis://…, postgres://…, mysql://… or sqlite:path")
 	proxies := fs.String("trusted-proxy", "", "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For is believed (empty: none)")
+	storeTimeout := fs.Duration("store-timeout", time.Second, "bound on each call to a Redis or SQL store: a stalled server answers 503 after this, not never")
 	seed := fs.Bool("seed", true, `create the user "demo" (password "demo-password") with a legacy bcrypt hash if it does not exist`)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -57,6 +60,9 @@ func run(args []string) error {
 		return fmt.Errorf("-store: %w", err)
 	}
 	defer closeStore()
+	if _, inMemory := st.(*store.Memory); !inMemory && *storeTimeout > 0 {
+		st = store.WithTimeout(st, *storeTimeout)
+	}
 
 	srv, err := newServer(config{
 		Store:          st,
