@@ -28,8 +28,7 @@ const demoUser, demoPassword = "demo", "demo-password"
 // runDemo builds examples/demo from the module at root, runs it on a
 // private Redis and exercises it like the in-process server. The demo is a
 // main package, so it runs as a subprocess; its store deadline comes from
-// the -store URL (go-redis read, write and dial timeouts, no retries), as
-// its store flag has no other way to set one, and its goroutines cannot be
+// its -store-timeout flag (store.WithTimeout), and its goroutines cannot be
 // counted from here.
 func runDemo(ctx context.Context, rep *report, root string) error {
 	dir, err := os.MkdirTemp("", "authkit-bench-demo-")
@@ -57,22 +56,19 @@ func runDemo(ctx context.Context, rep *report, root string) error {
 		return err
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	ms := strconv.Itoa(int(storeDeadline.Milliseconds()))
-	query := "dial_timeout=" + ms + "ms&read_timeout=" + ms + "ms&write_timeout=" + ms + "ms&max_retries=-1&pool_size=" + strconv.Itoa(2**workers)
+	timeout := storeDeadline.String()
 	if *demoDefaults {
-		query = ""
+		timeout = "0"
 	}
-	storeURL := "redis://" + rs.Addr + "/0"
-	if query != "" {
-		storeURL += "?" + query
-	}
+	query := "pool_size=" + strconv.Itoa(2**workers)
+	storeURL := "redis://" + rs.Addr + "/0?" + query
 	logPath := filepath.Join(dir, "demo.log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		return err
 	}
 	defer logFile.Close()
-	cmd := exec.Command(bin, "-addr", addr, "-store", storeURL)
+	cmd := exec.Command(bin, "-addr", addr, "-store", storeURL, "-store-timeout", timeout)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
@@ -103,8 +99,8 @@ func runDemo(ctx context.Context, rep *report, root string) error {
 	}
 	t := &target{
 		name: "demo",
-		describe: fmt.Sprintf("### The demo (examples/demo)\n\nThe demo server built from this tree and run as a subprocess: `demo -addr %s -store 'redis://…/0?%s'` on a private redis-server (%s). Its `GET /api/me` is `Guard.Require(sessions, tokens, jwts)` behind its full middleware stack (cross-origin protection, security headers, cookie inspector, session Middleware); its JWTs are EdDSA, verified with revocation on, so every JWT verification reads the store. The store deadline comes from the go-redis timeouts in the URL (retries off): the demo's `-store` flag has no other way to set one. *Bare* is `GET %s`, the demo's cheapest route through the same stack without authentication or store access. Credentials: 12 of each kind from the demo's JSON login API (user `demo`); the load has no logins (each is an Argon2id verification, and the demo throttles them). The demo runs in another process, so its goroutines are not counted.\n\n",
-			addr, query, serverVersion(ctx, rc), bare),
+		describe: fmt.Sprintf("### The demo (examples/demo)\n\nThe demo server built from this tree and run as a subprocess: `demo -addr %s -store 'redis://…/0?%s' -store-timeout %s` on a private redis-server (%s). Its `GET /api/me` is `Guard.Require(sessions, tokens, jwts)` behind its full middleware stack (cross-origin protection, security headers, cookie inspector, session Middleware); its JWTs are EdDSA, verified with revocation on, so every JWT verification reads the store. The store deadline is the demo's `-store-timeout` (`store.WithTimeout` around its Redis store). *Bare* is `GET %s`, the demo's cheapest route through the same stack without authentication or store access. Credentials: 12 of each kind from the demo's JSON login API (user `demo`); the load has no logins (each is an Argon2id verification, and the demo throttles them). The demo runs in another process, so its goroutines are not counted.\n\n",
+			addr, query, timeout, serverVersion(ctx, rc), bare),
 		url: url, bare: bare, creds: creds,
 		pause: rs.Pause, resume: rs.Resume,
 		panics: func() int {

@@ -64,40 +64,8 @@ var (
 	storeDeadline = flag.Duration("store-deadline", 300*time.Millisecond, "deadline of every store operation")
 	reqDeadline   = flag.Duration("request-deadline", 2*time.Second, "client deadline of every request")
 	mdPath        = flag.String("md", "", "write the Markdown section here (default stdout)")
-	demoDefaults  = flag.Bool("demo-default-timeouts", false, "run the demo with a bare redis:// URL: go-redis's default timeouts and retries, no store deadline")
+	demoDefaults  = flag.Bool("demo-default-timeouts", false, "run the demo with -store-timeout 0: no store deadline, go-redis's default timeouts and retries")
 )
-
-// timeoutStore gives every operation of a Store its own deadline. None of
-// session, token or jwt offers a per-operation store timeout, so this is
-// how a server bounds the time a stalled store can hold a request.
-type timeoutStore struct {
-	store.Store
-	d time.Duration
-}
-
-func (s timeoutStore) Get(ctx context.Context, key string) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.d)
-	defer cancel()
-	return s.Store.Get(ctx, key)
-}
-
-func (s timeoutStore) Set(ctx context.Context, key string, v []byte, exp time.Time) error {
-	ctx, cancel := context.WithTimeout(ctx, s.d)
-	defer cancel()
-	return s.Store.Set(ctx, key, v, exp)
-}
-
-func (s timeoutStore) Delete(ctx context.Context, key string) error {
-	ctx, cancel := context.WithTimeout(ctx, s.d)
-	defer cancel()
-	return s.Store.Delete(ctx, key)
-}
-
-func (s timeoutStore) CompareAndSwap(ctx context.Context, key string, old, new []byte, exp time.Time) (bool, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.d)
-	defer cancel()
-	return s.Store.CompareAndSwap(ctx, key, old, new, exp)
-}
 
 // panicLog counts the lines of the server's error log that report a
 // panic.
@@ -467,7 +435,7 @@ func runInProcess(ctx context.Context, rep *report) error {
 	if err := rs.Verify(ctx); err != nil {
 		return err
 	}
-	a, err := newApp(timeoutStore{rs, *storeDeadline})
+	a, err := newApp(store.WithTimeout(rs, *storeDeadline))
 	if err != nil {
 		return err
 	}
@@ -479,7 +447,7 @@ func runInProcess(ctx context.Context, rep *report) error {
 	}
 	t := &target{
 		name: "in-process server",
-		describe: fmt.Sprintf("### In-process server\n\nBuilt from the authkit packages with the demo's shape: `GET /api/me` behind the session Middleware and `Guard.Require(sessions, tokens, jwts)` (JWT HS256 with revocation on, so every JWT verification reads the store too), plus `POST /api/login` (session Login) and `POST /api/token` (token Issue) for the mixed load, and `GET /bare`, the same JSON answer without authentication. One `redisstore.Store` (%s) for all three, every store operation bounded by a %v deadline: a Store wrapper applying `context.WithTimeout`, since session, token and jwt have no setting for it. The load generator runs in the same process (they share the cores); goroutines are counted before and after.\n\n",
+		describe: fmt.Sprintf("### In-process server\n\nBuilt from the authkit packages with the demo's shape: `GET /api/me` behind the session Middleware and `Guard.Require(sessions, tokens, jwts)` (JWT HS256 with revocation on, so every JWT verification reads the store too), plus `POST /api/login` (session Login) and `POST /api/token` (token Issue) for the mixed load, and `GET /bare`, the same JSON answer without authentication. One `redisstore.Store` (%s) for all three, every store operation bounded by a %v deadline with `store.WithTimeout`. The load generator runs in the same process (they share the cores); goroutines are counted before and after.\n\n",
 			serverVersion(ctx, rc), *storeDeadline),
 		url: a.url, bare: "/bare", creds: creds, creates: true,
 		pause: srv.Pause, resume: srv.Resume, leaks: true,

@@ -50,7 +50,7 @@ const samples = 10000 // sessions kept (as requests) to measure loads
 
 func main() {
 	sizesFlag := flag.String("sizes", "1000,100000,1000000", "session counts, comma-separated")
-	capsFlag := flag.String("caps", "20,1000,5000,10000", "per-user index caps (MaxSessionsPerUser) to measure")
+	capsFlag := flag.String("caps", "20,100,1000", "per-user index caps (MaxSessionsPerUser) to measure")
 	redisAddr := flag.String("redis", "", `Redis address; empty starts a private redis-server, "none" skips Redis`)
 	workers := flag.Int("workers", 16, "goroutines creating sessions")
 	mdPath := flag.String("md", "", "write the Markdown section here (default stdout)")
