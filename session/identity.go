@@ -61,6 +61,17 @@ func (m *Manager) Login(ctx context.Context, subject string) error {
 	if len(subject) == 0 || len(subject) > MaxSubjectLen {
 		return fmt.Errorf("%w: subject must be 1..%d bytes", ErrInvalidKey, MaxSubjectLen)
 	}
+	return m.withLoaded(ctx, "Login", func(st *state) error {
+		if st.crossOriginBlocked() {
+			return ErrCrossOrigin
+		}
+		return st.renew(ctx, subject, true)
+	})
+}
+
+// withLoaded runs fn on the request's session, loaded and locked, if headers
+// can still be sent; op names the caller in the error otherwise.
+func (m *Manager) withLoaded(ctx context.Context, op string, fn func(st *state) error) error {
 	st, err := m.stateOf(ctx)
 	if err != nil {
 		return err
@@ -68,16 +79,13 @@ func (m *Manager) Login(ctx context.Context, subject string) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.done || st.headersSent {
-		return st.late("Login")
+		return st.late(op)
 	}
 	st.load()
 	if st.loadErr != nil {
 		return st.loadErr
 	}
-	if st.crossOriginBlocked() {
-		return ErrCrossOrigin
-	}
-	return st.renew(ctx, subject, true)
+	return fn(st)
 }
 
 // RenewID gives the request's session a new ID, keeping its data, subject,
@@ -87,23 +95,12 @@ func (m *Manager) Login(ctx context.Context, subject string) error {
 // fresh ID anyway. It fails with [ErrCommitted] after the response started
 // and with [ErrEnded] if the session ended concurrently.
 func (m *Manager) RenewID(ctx context.Context) error {
-	st, err := m.stateOf(ctx)
-	if err != nil {
-		return err
-	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if st.done || st.headersSent {
-		return st.late("RenewID")
-	}
-	st.load()
-	if st.loadErr != nil {
-		return st.loadErr
-	}
-	if !st.stored {
-		return nil
-	}
-	return st.renew(ctx, "", false)
+	return m.withLoaded(ctx, "RenewID", func(st *state) error {
+		if !st.stored {
+			return nil
+		}
+		return st.renew(ctx, "", false)
+	})
 }
 
 // takeRecord replaces the record under key with a tombstone (see
@@ -303,27 +300,16 @@ func (m *Manager) Logout(ctx context.Context) error {
 // It does not create a session by itself. It fails with [ErrCommitted] after
 // the response started.
 func (m *Manager) RememberMe(ctx context.Context, on bool) error {
-	st, err := m.stateOf(ctx)
-	if err != nil {
-		return err
-	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if st.done || st.headersSent {
-		return st.late("RememberMe")
-	}
-	st.load()
-	if st.loadErr != nil {
-		return st.loadErr
-	}
-	st.remember = -1
-	if on {
-		st.remember = 1
-	}
-	if st.stored && (st.rec.flags&flagRemember != 0) == on {
-		st.remember = 0
-	}
-	return nil
+	return m.withLoaded(ctx, "RememberMe", func(st *state) error {
+		st.remember = -1
+		if on {
+			st.remember = 1
+		}
+		if st.stored && (st.rec.flags&flagRemember != 0) == on {
+			st.remember = 0
+		}
+		return nil
+	})
 }
 
 // UseHeader makes the request's session travel in [Config.Header] rather
