@@ -104,20 +104,21 @@ func (m *Manager) RenewID(ctx context.Context) error {
 }
 
 // takeRecord replaces the record under key with a tombstone (see
-// tombstone) and returns what it held at that moment (nil if it was already
-// gone). The CompareAndSwap loop makes the read and the replacement one
-// atomic step, so no concurrent save lands in between and is lost.
-func (m *Manager) takeRecord(ctx context.Context, key storeKey) ([]byte, error) {
-	var taken []byte
-	err := cas.Update(ctx, m.store, string(key), cas.Policy{}, func(cur []byte) ([]byte, time.Time, error) {
-		taken = nil
-		if len(cur) == 0 || isTombstone(cur) {
+// tombstone) and returns what it held at that moment: nil if it was already
+// gone, with renewed set when a tombstone was there (a parallel request
+// renewed the ID first). The CompareAndSwap loop makes the read and the
+// replacement one atomic step, so no concurrent save lands in between and is
+// lost.
+func (m *Manager) takeRecord(ctx context.Context, key storeKey) (taken []byte, renewed bool, err error) {
+	err = cas.Update(ctx, m.store, string(key), cas.Policy{}, func(cur []byte) ([]byte, time.Time, error) {
+		taken, renewed = nil, isTombstone(cur)
+		if len(cur) == 0 || renewed {
 			return nil, time.Time{}, cas.ErrNoChange
 		}
 		taken = cur
 		return tombstone, m.now().Add(renewGrace), nil
 	})
-	return taken, err
+	return taken, renewed, err
 }
 
 // renew moves the session to a new ID: for Login (login set) bound to
@@ -132,12 +133,14 @@ func (st *state) renew(ctx context.Context, subject string, login bool) error {
 	var base record
 	var oldKey storeKey
 	var oldSubject string
+	var renewedElsewhere bool
 	if st.stored {
 		oldKey = st.key
 		if st.rec.hasSubject() {
 			oldSubject = string(st.rec.subject)
 		}
-		old, err := m.takeRecord(ctx, oldKey)
+		old, renewed, err := m.takeRecord(ctx, oldKey)
+		renewedElsewhere = renewed
 		if err != nil {
 			return fmt.Errorf("session: ending the old session ID: %w", err)
 		}
@@ -166,7 +169,9 @@ func (st *state) renew(ctx context.Context, subject string, login bool) error {
 	} else {
 		if base.created == 0 {
 			m.cleanupIndex(ctx, oldSubject, oldKey)
-			st.forget(true)
+			// A parallel request that renewed the ID first has sent the new
+			// cookie; deleting the cookie here could overwrite it.
+			st.forget(!renewedElsewhere)
 			return ErrEnded
 		}
 		rec = base

@@ -398,3 +398,35 @@ func TestClientIP(t *testing.T) {
 		})
 	}
 }
+
+// A RenewID that loses the race to a parallel renewal of the same session
+// must leave the browser's cookie alone: deleting it could land after the
+// winner's new cookie and log the user out.
+func TestRenewIDLosingRaceKeepsCookie(t *testing.T) {
+	m := session.New(newMemory(t))
+	loaded, release := make(chan struct{}), make(chan struct{})
+	var slowErr error
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /slow-renew", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = session.Get[string](r.Context(), "x") // load the session now
+		close(loaded)
+		<-release
+		slowErr = m.RenewID(r.Context())
+	})
+	c := newClient(t, app(m))
+	c.body("POST", "/login?u=alice")
+	slow := newClient(t, m.Middleware(mux))
+	slow.setCookie(c.cookie())
+	done := make(chan *http.Response)
+	go func() { res, _ := slow.do("POST", "/slow-renew"); done <- res }()
+	<-loaded
+	c.body("POST", "/renew") // wins the race
+	close(release)
+	res := <-done
+	if !errors.Is(slowErr, session.ErrEnded) {
+		t.Fatalf("losing RenewID: %v, want ErrEnded", slowErr)
+	}
+	if sc := res.Header.Values("Set-Cookie"); len(sc) != 0 {
+		t.Fatalf("the losing request sent Set-Cookie %q; it must leave the winner's cookie alone", sc)
+	}
+}
