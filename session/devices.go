@@ -110,15 +110,7 @@ func (m *Manager) indexPut(ctx context.Context, subject string, mem index.Member
 
 // indexRemove removes key from subject's index.
 func (m *Manager) indexRemove(ctx context.Context, subject string, key storeKey) error {
-	_, err := m.index.Update(ctx, subject, func(ms []index.Member) ([]index.Member, error) {
-		n := len(ms)
-		ms = slices.DeleteFunc(ms, func(x index.Member) bool { return x.ID == string(key) })
-		if len(ms) == n {
-			return nil, cas.ErrNoChange
-		}
-		return ms, nil
-	})
-	return err
+	return m.index.Remove(ctx, subject, string(key))
 }
 
 // indexTouch updates the deadline and device details of st's session in

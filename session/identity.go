@@ -364,11 +364,8 @@ func (m *Manager) Authenticate(r *http.Request) (*authkit.Identity, error) {
 	if st == nil || st.m != m {
 		st = &state{m: m}
 		st.readCredential(r)
-		if st.present && !st.viaHeader && !m.cfg.InsecureSkipCSRFCheck && !safeMethod(r.Method) {
-			if err := m.cop.Check(r); err != nil {
-				m.emitRequest(r, authkit.EventCSRFRejected, "", "cross_origin")
-				return nil, fmt.Errorf("%w: session: cross-origin request", authkit.ErrInvalidCredentials)
-			}
+		if st.crossOriginRefused(r) {
+			return nil, fmt.Errorf("%w: session: cross-origin request", authkit.ErrInvalidCredentials)
 		}
 	}
 	st.mu.Lock()

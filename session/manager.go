@@ -332,13 +332,9 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := &state{m: m}
 		st.readCredential(r)
-		if st.present && !st.viaHeader && !m.cfg.InsecureSkipCSRFCheck && !safeMethod(r.Method) {
-			if err := m.cop.Check(r); err != nil {
-				m.emitRequest(r, authkit.EventCSRFRejected, "", "cross_origin")
-				m.cfg.CSRFDenied.ServeHTTP(w, r)
-				return
-			}
-			st.crossOrigin = originOK
+		if st.crossOriginRefused(r) {
+			m.cfg.CSRFDenied.ServeHTTP(w, r)
+			return
 		}
 		st.w = writer{rw: w, st: st}
 		st.ctx = reqCtx{Context: r.Context(), st: st}

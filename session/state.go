@@ -354,6 +354,23 @@ func (st *state) viewSize(o op) int {
 	return n + uvarintLen(uint64(count))
 }
 
+// crossOriginRefused applies the CSRF check to a request that carries the
+// session cookie with an unsafe method: it reports (and emits
+// EventCSRFRejected) when http.CrossOriginProtection refuses it, and records
+// that it passed otherwise. Header-transported sessions are exempt.
+func (st *state) crossOriginRefused(r *http.Request) bool {
+	m := st.m
+	if !st.present || st.viaHeader || m.cfg.InsecureSkipCSRFCheck || safeMethod(r.Method) {
+		return false
+	}
+	if m.cop.Check(r) != nil {
+		m.emitRequest(r, authkit.EventCSRFRejected, "", "cross_origin")
+		return true
+	}
+	st.crossOrigin = originOK
+	return false
+}
+
 // crossOriginBlocked reports whether this request may not create a session
 // or log in: an unsafe cross-origin browser request (login CSRF).
 func (st *state) crossOriginBlocked() bool {
