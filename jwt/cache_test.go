@@ -3,6 +3,8 @@ package jwt
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -127,5 +129,30 @@ func TestCacheConcurrent(t *testing.T) {
 	wg.Wait()
 	if n := f.ver.cache.len(); n > 8+4 {
 		t.Fatalf("cache holds %d", n)
+	}
+}
+
+// A handler that changes its Identity must not change what the next request
+// with the same (cached) token sees.
+func TestCachedIdentityIsACopy(t *testing.T) {
+	f := newFixture(t, mustKeySet(t, testKey(t, HS256)), nil)
+	is := f.issue(t, Grant{Subject: "alice", Scopes: []string{"read"}})
+	req := func() *http.Request {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("Authorization", "Bearer "+is.Token)
+		return r
+	}
+	first, err := f.ver.Authenticate(req())
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Scopes[0] = "admin"
+	first.Scopes = append(first.Scopes, "write")
+	second, err := f.ver.Authenticate(req())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(second.Scopes) != 1 || second.Scopes[0] != "read" {
+		t.Fatalf("second request's scopes %v, want [read]", second.Scopes)
 	}
 }

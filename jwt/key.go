@@ -16,8 +16,10 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"log/slog"
 	"math/big"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -53,6 +55,31 @@ type Key struct {
 	sigLen int              // exact signature length in bytes
 	macs   *sync.Pool       // *macState, for HMAC keys
 	pubJWK jwk.Key          // the public JWK (kid, alg, use=sig); nil for HMAC
+}
+
+// String describes k by algorithm and key ID only. It, GoString and
+// LogValue keep key material out of logs and formatted output, where
+// printing the struct's fields would show an HMAC secret or a private key.
+func (k *Key) String() string {
+	if k == nil {
+		return "jwt.Key(nil)"
+	}
+	kind := "verify-only"
+	if k.CanSign() {
+		kind = "signing"
+	}
+	return "jwt.Key{alg: " + string(k.alg) + ", kid: " + strconv.Quote(k.kid) + ", " + kind + "}"
+}
+
+// GoString implements fmt.GoStringer, for %#v; see [Key.String].
+func (k *Key) GoString() string { return k.String() }
+
+// LogValue implements slog.LogValuer; see [Key.String].
+func (k *Key) LogValue() slog.Value {
+	if k == nil {
+		return slog.StringValue("nil")
+	}
+	return slog.GroupValue(slog.String("alg", string(k.alg)), slog.String("kid", k.kid), slog.Bool("can_sign", k.CanSign()))
 }
 
 // macState is a keyed HMAC and a buffer for its sum, pooled per key so that

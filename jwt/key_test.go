@@ -1,6 +1,7 @@
 package jwt
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -8,6 +9,8 @@ import (
 	"crypto/rsa"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -254,3 +257,29 @@ func TestCryptoSignerKey(t *testing.T) {
 
 // signerOnly hides the concrete type of a private key.
 type signerOnly struct{ *ecdsa.PrivateKey }
+
+func TestKeyFormattingHidesMaterial(t *testing.T) {
+	secret := bytes.Repeat([]byte{0xAB}, 32)
+	hs, err := NewKey(HS256, secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ed, err := GenerateKey(EdDSA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []*Key{hs, ed} {
+		var logs bytes.Buffer
+		slog.New(slog.NewTextHandler(&logs, nil)).Info("key", "key", k)
+		for _, out := range []string{fmt.Sprint(k), fmt.Sprintf("%v %+v %#v", k, k, k), logs.String()} {
+			if !strings.Contains(out, k.ID()) {
+				t.Errorf("%q does not name the kid", out)
+			}
+			// Key material would show as long runs of digits (byte slices)
+			// or the secret's bytes.
+			if strings.Contains(out, "171 171 171") || strings.Contains(out, "signer") || strings.Contains(out, "secret") {
+				t.Errorf("formatted key shows its material: %q", out)
+			}
+		}
+	}
+}

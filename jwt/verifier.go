@@ -9,6 +9,7 @@ import (
 	"maps"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -319,7 +320,10 @@ func (v *Verifier) Authenticate(r *http.Request) (*authkit.Identity, error) {
 		p = v.identity(e)
 		e.ident.Store(p)
 	}
+	// The cached Identity is shared by every request with this token: hand
+	// out copies of what a handler could modify in place.
 	id := *p
+	id.Scopes = slices.Clone(id.Scopes)
 	if id.Claims != nil {
 		id.Claims = maps.Clone(id.Claims)
 	}
