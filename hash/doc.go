@@ -42,7 +42,7 @@
 //
 // A stored hash is data from a database, an import file or an attacker.
 // Before any work, its parameters are bounded by [Limits]: Argon2 memory,
-// passes and lanes, scrypt's 128·N·r bytes and p, PBKDF2 iterations, the
+// passes and lanes, scrypt's 128·r·(N+p+2) bytes and p, PBKDF2 iterations, the
 // bcrypt cost (a stored cost of 31 takes days), salt and hash lengths, and
 // the length of the string itself. Out-of-range values fail with
 // [ErrInvalidHash] or [ErrCostLimit]; nothing panics, allocates in
@@ -58,10 +58,10 @@
 //
 // # Memory budget
 //
-// Each Argon2 hash allocates m KiB and each scrypt hash 128·N·r bytes: a
+// Each Argon2 hash allocates m KiB and each scrypt hash 128·r·(N+p+2) bytes: a
 // burst of 100 logins at 64 MiB would need 6.4 GiB. Every hash and
 // verification takes its memory from a budget ([Config.MemoryBudget]; by
-// default four hashes of the scheme, at least 128 MiB) and waits in arrival
+// default four hashes of the scheme, at least 130 MiB) and waits in arrival
 // order while it is used up, so a burst queues instead of being killed for
 // running out of memory. A waiter whose context ends leaves the queue; a
 // hash that needs more than the whole budget fails at once with

@@ -3,6 +3,7 @@ package hash
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -40,9 +41,10 @@ const (
 	// DefaultMaxPasswordLen is the default [Config.MaxPasswordLen] in bytes.
 	DefaultMaxPasswordLen = 1024
 	// DefaultMinBudget is the smallest default [Config.MemoryBudget] in KiB
-	// (128 MiB): enough to verify one hash at OWASP's scrypt setting
-	// (N=2^17, r=8) or Django's Argon2 default (100 MiB).
-	DefaultMinBudget = 128 * 1024
+	// (130 MiB): enough to verify one hash at OWASP's scrypt setting
+	// (N=2^17, r=8, p=1: 128 MiB and 3 KiB) or Django's Argon2 default
+	// (100 MiB).
+	DefaultMinBudget = 130 * 1024
 	// bcryptMaxPassword is the number of password bytes bcrypt uses.
 	bcryptMaxPassword = 72
 	// maxEncodedLen bounds the length of an encoded hash read from storage.
@@ -112,8 +114,8 @@ func (PBKDF2) scheme()   {}
 // new hashes must itself fit within them.
 type Limits struct {
 	// MaxMemory is the most memory in KiB one verification may use: Argon2's
-	// m, scrypt's 128·N·r bytes. 0 means the memory budget; it may not be
-	// larger than the budget.
+	// m, scrypt's 128·r·(N+p+2) bytes. 0 means the memory budget; it may not
+	// be larger than the budget.
 	MaxMemory int
 	// MaxArgon2Time is the most Argon2 passes (t). 0 means 10.
 	MaxArgon2Time int
@@ -155,7 +157,8 @@ type Config struct {
 
 	// MemoryBudget is the total memory in KiB that concurrent hashes and
 	// verifications may use. Each call takes its own cost from the budget
-	// (Argon2's m; scrypt's 128·N·r bytes; a few KiB for bcrypt and PBKDF2)
+	// (Argon2's m; scrypt's 128·r·(N+p+2) bytes; a few KiB for bcrypt and
+	// PBKDF2)
 	// and waits, in arrival order, while the budget is exhausted. 0 means
 	// four hashes of Scheme, but at least DefaultMinBudget (128 MiB): with
 	// the default scheme, six 19 MiB hashes at once.
@@ -224,14 +227,21 @@ type params struct {
 	keyLen  int
 }
 
+// scryptBytes is what x/crypto/scrypt allocates for N=2^logN, r and p: the
+// 128·r·N table, the 128·r·p buffer PBKDF2 fills, and 256·r of work space.
+// Counting only the table would let a stored hash with a tiny N and a huge r
+// or p allocate many times what the budget charged for it.
+func scryptBytes(logN, r, p int) int64 {
+	return 128 * int64(r) * (int64(1)<<uint(logN) + int64(p) + 2)
+}
+
 // memoryKiB is the weight of one computation with these parameters.
 func (p *params) memoryKiB() int64 {
 	switch p.alg {
 	case algArgon2id, algArgon2i:
 		return int64(p.m)
 	case algScrypt:
-		kib := int64(128) * int64(p.r) << uint(p.logN) / 1024
-		return max(kib, 1)
+		return max(scryptBytes(p.logN, p.r, p.p)/1024, 1)
 	case algBcrypt:
 		return 5 // 4 KiB of Blowfish S-boxes and P-array
 	}
@@ -626,18 +636,22 @@ func (h *Hasher) checkLimits(p *params) error {
 			return fmt.Errorf("%w: argon2 p=%d, the limit is %d", ErrCostLimit, p.p, l.MaxArgon2Threads)
 		}
 	case algScrypt:
-		// 128·N·r bytes ≤ MaxMemory KiB, without overflow: N ≤ 2^30 and
-		// MaxMemory < 2^63/1024.
-		maxR := int64(l.MaxMemory) * 1024 / (128 << uint(p.logN))
-		switch {
-		case int64(p.r) > maxR:
-			return fmt.Errorf("%w: scrypt ln=%d r=%d needs more than %d KiB", ErrCostLimit, p.logN, p.r, l.MaxMemory)
-		case p.p > l.MaxScryptP:
+		// scryptBytes ≤ MaxMemory KiB, computed without overflow: p is
+		// checked first, N ≤ 2^30 and MaxMemory < 2^63/1024, so
+		// 128·(N+p+2) stays small and the division bounds r.
+		if p.p > l.MaxScryptP {
 			return fmt.Errorf("%w: scrypt p=%d, the limit is %d", ErrCostLimit, p.p, l.MaxScryptP)
 		}
+		maxR := int64(l.MaxMemory) * 1024 / (128 * (int64(1)<<uint(p.logN) + int64(p.p) + 2))
+		if int64(p.r) > maxR {
+			return fmt.Errorf("%w: scrypt ln=%d r=%d p=%d needs more than %d KiB", ErrCostLimit, p.logN, p.r, p.p, l.MaxMemory)
+		}
 	case algPBKDF2SHA256:
-		if p.iter > l.MaxPBKDF2Iterations {
-			return fmt.Errorf("%w: pbkdf2 %d iterations, the limit is %d", ErrCostLimit, p.iter, l.MaxPBKDF2Iterations)
+		// The work is the iterations times the SHA-256 blocks of output: a
+		// 64-byte stored tag costs twice its iterations.
+		blocks := (p.keyLen + sha256.Size - 1) / sha256.Size
+		if int64(p.iter)*int64(blocks) > int64(l.MaxPBKDF2Iterations) {
+			return fmt.Errorf("%w: pbkdf2 %d iterations for a %d-byte hash, the limit is %d iterations per 32 bytes", ErrCostLimit, p.iter, p.keyLen, l.MaxPBKDF2Iterations)
 		}
 	case algBcrypt:
 		if p.cost > l.MaxBcryptCost {

@@ -76,7 +76,7 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("defaults: maxPass %d, limits %+v", h.maxPass, h.limits)
 	}
 	s := New(Config{Scheme: Scrypt{}})
-	if s.policy.logN != 17 || s.policy.r != 8 || s.policy.p != 1 || s.budget.size != 4*128*1024 {
+	if s.policy.logN != 17 || s.policy.r != 8 || s.policy.p != 1 || s.budget.size != 4*(128*1024+3) { // 128·r·(N+p+2) bytes = 128 MiB + 3 KiB each
 		t.Errorf("scrypt defaults %+v, budget %d", s.policy, s.budget.size)
 	}
 	if b := New(Config{Scheme: Bcrypt{}}); b.policy.cost != 12 {

@@ -78,6 +78,10 @@ var hostile = []struct {
 	{"scrypt r=2^30-1", "$scrypt$ln=1,r=1073741823,p=1$" + salt16 + "$" + tag32, ErrCostLimit},
 	{"scrypt r=2^32-1", "$scrypt$ln=1,r=4294967295,p=1$" + salt16 + "$" + tag32, ErrInvalidHash},
 	{"scrypt r·p overflow", "$scrypt$ln=10,r=134217728,p=8$" + salt16 + "$" + tag32, ErrInvalidHash},
+	// A tiny N with a huge r and p: x/crypto allocates 128·r·p bytes beside
+	// the 128·r·N table (1.25 GiB here, for a table of 128 MiB).
+	{"scrypt ln=1 r=2^19 p=16", "$scrypt$ln=1,r=524288,p=16$" + salt16 + "$" + tag32, ErrCostLimit},
+	{"scrypt ln=1 r=2^16 p=16 (160 MiB)", "$scrypt$ln=1,r=65536,p=16$" + salt16 + "$" + tag32, ErrCostLimit},
 	{"scrypt p over limit", "$scrypt$ln=4,r=1,p=17$" + salt16 + "$" + tag32, ErrCostLimit},
 	{"scrypt p=2^32-1", "$scrypt$ln=4,r=1,p=4294967295$" + salt16 + "$" + tag32, ErrInvalidHash},
 	{"scrypt ln=0", "$scrypt$ln=0,r=1,p=1$" + salt16 + "$" + tag32, ErrInvalidHash},
@@ -106,6 +110,7 @@ var hostile = []struct {
 	{"django bcrypt_sha256 with salt field", "bcrypt_sha256$xyz$2a$06$/3OeRpbOf8/l6nPPRdZPp.nRiyYqPobEZGdNRBWihQhiFDh1ws1tu", ErrInvalidHash},
 
 	// PBKDF2
+	{"pbkdf2 5M rounds with a 64-byte hash (10M of work)", "$pbkdf2-sha256$5000000$" + strings.Repeat("A", 22) + "$" + strings.Repeat("A", 86), ErrCostLimit},
 	{"pbkdf2 rounds 0", "$pbkdf2-sha256$0$4vjV83LKPjQzk31VI4E0Vw$hsYF68OiOUPdDZ1Fg.fJPeq1h/gXXY7acBp9/6c.tmQ", ErrInvalidHash},
 	{"pbkdf2 zero-padded rounds", "$pbkdf2-sha256$01212$4vjV83LKPjQzk31VI4E0Vw$hsYF68OiOUPdDZ1Fg.fJPeq1h/gXXY7acBp9/6c.tmQ", ErrInvalidHash},
 	{"pbkdf2 empty rounds", "$pbkdf2-sha256$$4vjV83LKPjQzk31VI4E0Vw$hsYF68OiOUPdDZ1Fg.fJPeq1h/gXXY7acBp9/6c.tmQ", ErrInvalidHash},
