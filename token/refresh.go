@@ -265,10 +265,10 @@ func (m *Manager) Refresh(ctx context.Context, presented Token, clientID string)
 			outcome, out, info = rotated, next, n.info(key)
 			return encodeFamily(&n), n.storeExpiry(), nil
 		case f.gen > 0 && subtle.ConstantTimeCompare(h[:], f.prev[:]) == 1:
-			if m.cfg.Grace > 0 && now.Before(f.rotated.Add(m.cfg.Grace)) && f.sealed != nil {
-				if !clientOK {
-					return nil, time.Time{}, ErrClientMismatch
-				}
+			// The grace window is for the family's own client retrying;
+			// the predecessor from another client is reuse, like any other
+			// rotated-out token.
+			if clientOK && m.cfg.Grace > 0 && now.Before(f.rotated.Add(m.cfg.Grace)) && f.sealed != nil {
 				s, err := openSuccessor(presented, f.sealed, aad(f.gen))
 				if sh := sha256.Sum256([]byte(s)); err == nil && subtle.ConstantTimeCompare(sh[:], f.cur[:]) == 1 {
 					outcome, out, info = replayed, s, f.info(key)
@@ -455,19 +455,23 @@ func (m *Manager) RevokeFamily(ctx context.Context, subject, id string) error {
 	}
 	key := storeKey(familyNS + id)
 	errNotMine := errors.New("not the subject's")
-	_, err := m.revokeFamily(ctx, key, func(f *familyRecord) error {
+	found := false
+	old, err := m.revokeFamily(ctx, key, func(f *familyRecord) error {
+		found = true
 		if f.subject != subject {
 			return errNotMine
 		}
 		return nil
 	}, true)
 	switch {
-	case err == errNotMine:
+	case err == errNotMine, err == nil && !found:
 		return ErrNotFound
 	case err != nil:
 		return err
 	}
-	m.emit(ctx, authkit.EventRevoke, subject, "family")
+	if old != nil { // not when it was revoked already
+		m.emit(ctx, authkit.EventRevoke, subject, "family")
+	}
 	return nil
 }
 
@@ -508,7 +512,8 @@ func (m *Manager) revokeByRefresh(ctx context.Context, t Token, check func(*fami
 // approves, deletes the access tokens issued from it and, when dropIndex is
 // set, drops it from its subject's index. It returns the family as it was
 // when this call revoked it, or nil if it was absent or already revoked.
-// check's error is returned as is.
+// check (run whenever the family exists, revoked or not) returns its error
+// as is.
 func (m *Manager) revokeFamily(ctx context.Context, key storeKey, check func(*familyRecord) error, dropIndex bool) (*familyRecord, error) {
 	var old *familyRecord
 	var checkErr error
@@ -521,13 +526,15 @@ func (m *Manager) revokeFamily(ctx context.Context, key storeKey, check func(*fa
 		if err != nil {
 			return nil, time.Time{}, err
 		}
-		if f.revoked {
-			return nil, time.Time{}, cas.ErrNoChange
-		}
+		// The check runs on revoked families too, so that a caller learns
+		// "not yours" whatever the family's state.
 		if check != nil {
 			if checkErr = check(f); checkErr != nil {
 				return nil, time.Time{}, checkErr
 			}
+		}
+		if f.revoked {
+			return nil, time.Time{}, cas.ErrNoChange
 		}
 		old = f
 		return encodeFamily(tombstone(f)), f.storeExpiry(), nil

@@ -553,6 +553,19 @@ func TestRevokeFamilyAndRevoke(t *testing.T) {
 		if err := e.m.RevokeFamily(ctx, "alice", p.Family.ID); err != nil {
 			t.Fatalf("second RevokeFamily: %v", err)
 		}
+		// A revoked family is still not another subject's to revoke, and a
+		// well-formed ID of no family is not found.
+		if err := e.m.RevokeFamily(ctx, "bob", p.Family.ID); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("RevokeFamily of a revoked family by another subject: %v", err)
+		}
+		unknown := []byte(p.Family.ID)
+		unknown[0] = 'A'
+		if p.Family.ID[0] == 'A' {
+			unknown[0] = 'B'
+		}
+		if err := e.m.RevokeFamily(ctx, "alice", string(unknown)); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("RevokeFamily of an unknown family: %v", err)
+		}
 		if _, err := e.m.Verify(ctx, p.Access); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("access token of a revoked family: %v", err)
 		}
@@ -636,5 +649,22 @@ func TestRefreshEvents(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("events %v, want %v", got, want)
+	}
+}
+
+// Inside the grace window, the predecessor presented by another client is
+// reuse, not a retry: the window exists for the family's own client.
+func TestGraceIsForTheOwnClientOnly(t *testing.T) {
+	e := newMemEnv(t, Config{Grace: 5 * time.Second})
+	ctx := context.Background()
+	rt, fam, _ := e.m.IssueRefresh(ctx, "alice", FamilyOptions{ClientID: "app"})
+	if _, _, err := e.m.Refresh(ctx, rt, "app"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.m.Refresh(ctx, rt, "other"); !errors.Is(err, ErrReused) {
+		t.Fatalf("predecessor from another client inside the window: %v, want ErrReused", err)
+	}
+	if _, err := e.m.Family(ctx, fam.ID); !errors.Is(err, ErrRevoked) {
+		t.Fatalf("family after reuse: %v, want ErrRevoked", err)
 	}
 }
