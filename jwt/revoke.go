@@ -7,10 +7,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"github.com/authkit/authkit"
+	"github.com/authkit/authkit/internal/cas"
 	"github.com/authkit/authkit/store"
 )
 
@@ -201,8 +201,8 @@ func revokedBy(b []byte, e *entry) (*rejection, error) {
 	return nil, nil
 }
 
-// update applies fn to subject's record with a CompareAndSwap loop: read,
-// prune, change, cap, write if unchanged, retry with jittered backoff.
+// update applies fn to subject's record in a CompareAndSwap loop (prune,
+// change, cap), retried with jittered backoff up to maxUpdateRetries times.
 func (v *Verifier) update(ctx context.Context, subject string, fn func(r *record, now int64)) error {
 	if !v.revoking {
 		return ErrRevocationDisabled
@@ -210,50 +210,38 @@ func (v *Verifier) update(ctx context.Context, subject string, fn func(r *record
 	if subject == "" {
 		return fmt.Errorf("%w: empty subject", ErrInvalidClaims)
 	}
-	key := revocationKey(subject)
-	st := v.cfg.Store
-	for attempt := range maxUpdateRetries {
-		old, err := st.Get(ctx, key)
-		var r *record
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			old, r = nil, &record{}
-		case err != nil:
-			return fmt.Errorf("jwt: reading revocation record: %w", err)
-		default:
+	err := cas.Update(ctx, v.cfg.Store, revocationKey(subject), cas.Policy{Attempts: maxUpdateRetries}, func(old []byte) ([]byte, time.Time, error) {
+		r := &record{}
+		if old != nil {
+			var err error
 			if r, err = parseRecord(old); err != nil {
-				return err
+				return nil, time.Time{}, err
 			}
 		}
 		now := v.now().UnixMilli()
 		r.prune(now)
 		fn(r, now)
 		if len(r.entries) > v.maxRev {
-			// Collapse: revoke everything the subject holds so far.
+			// Collapse: revoke everything the subject holds so far. The
+			// watermark includes the leeway, since Verify accepts an iat up
+			// to now+leeway: a revoked jti from a clock running ahead must
+			// not come back to life.
 			r.entries = nil
-			r.raiseWatermark(now, now+v.maxLife+v.leeway)
+			r.raiseWatermark(now+v.leeway, now+v.maxLife+2*v.leeway)
 		}
 		nb, until := r.encode()
-		if nb == nil && old == nil {
-			return nil
-		}
-		ok, err := st.CompareAndSwap(ctx, key, old, nb, time.UnixMilli(until))
-		if err != nil {
-			return fmt.Errorf("jwt: writing revocation record: %w", err)
-		}
-		if ok {
-			return nil
-		}
-		backoff := time.Duration(rand.Int64N(int64(time.Millisecond) << attempt))
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
+		return nb, time.UnixMilli(until), nil
+	})
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, cas.ErrConflict):
+		return ErrConflict
+	case errors.Is(err, ErrInvalidClaims), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	default:
+		return fmt.Errorf("jwt: updating the revocation record: %w", err)
 	}
-	return ErrConflict
 }
 
 // RevokeSubject implements [authkit.Revoker]: it revokes every token issued

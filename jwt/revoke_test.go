@@ -352,3 +352,38 @@ func TestRecordRoundTrip(t *testing.T) {
 		t.Fatal("long values collide")
 	}
 }
+
+// A collapse must not bring back a token revoked by jti whose iat is ahead
+// of the verifier's clock (accepted up to the leeway).
+func TestRevocationCollapseCoversLeeway(t *testing.T) {
+	f := newFixture(t, mustKeySet(t, testKey(t, HS256)), func(c *Config) {
+		c.MaxRevocations = 2
+		c.Leeway = 2 * time.Minute
+	})
+	ctx := context.Background()
+	ahead := NewIssuer(f.keys, IssuerConfig{Issuer: testIssuer, Audience: []string{testAudience},
+		Now: func() time.Time { return f.clk.Now().Add(time.Minute) }})
+	early, err := ahead.Issue(Grant{Subject: "u"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.ver.Verify(ctx, early.Token); err != nil {
+		t.Fatalf("token from a clock a minute ahead, within the leeway: %v", err)
+	}
+	if err := f.ver.RevokeJTI(ctx, "u", early.ID, early.ExpiresAt); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // overflow the record: it collapses into a watermark
+		is := f.issue(t, Grant{Subject: "u"})
+		if err := f.ver.RevokeJTI(ctx, "u", is.ID, is.ExpiresAt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r := f.record(t, "u"); len(r.entries) != 0 {
+		t.Fatalf("record did not collapse: %+v", r)
+	}
+	f.ver = NewVerifier(f.keys, Config{Issuer: testIssuer, Audience: testAudience, Store: f.store, Now: f.clk.Now, Leeway: 2 * time.Minute})
+	if _, err := f.ver.Verify(ctx, early.Token); !errors.Is(err, ErrRevoked) {
+		t.Fatalf("revoked token after the collapse: %v, want ErrRevoked", err)
+	}
+}
