@@ -61,8 +61,11 @@ func (e Event) LogValue() slog.Value {
 
 // LogEvents returns an EventFunc that logs each event to logger at level Info
 // (Warn for refused logins, refresh reuse, CSRF rejections and refused
-// credentials).
+// credentials). A nil logger means slog.Default().
 func LogEvents(logger *slog.Logger) EventFunc {
+	if logger == nil {
+		logger = slog.Default()
+	}
 	return func(ctx context.Context, e Event) {
 		level := slog.LevelInfo
 		switch e.Type {

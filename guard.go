@@ -148,7 +148,14 @@ func (g *Guard) unavailable(w http.ResponseWriter, r *http.Request, err error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	logger.LogAttrs(r.Context(), slog.LevelError, "authkit: cannot authenticate request",
+	// A client that hung up cancels the request's context, which fails the
+	// store call: that is no outage, and a flood of disconnects must not
+	// flood the error log.
+	level := slog.LevelError
+	if r.Context().Err() != nil {
+		level = slog.LevelDebug
+	}
+	logger.LogAttrs(r.Context(), level, "authkit: cannot authenticate request",
 		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("error", err))
 	ra := g.RetryAfter
 	if ra <= 0 {

@@ -422,3 +422,22 @@ func FuzzBearerHeader(f *testing.F) {
 		}
 	})
 }
+
+func TestGuardQuietWhenClientGone(t *testing.T) {
+	var logs strings.Builder
+	g := &authkit.Guard{Logger: slog.New(slog.NewTextHandler(&logs, nil))} // Info and above
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	gone := authkit.AuthenticatorFunc(func(r *http.Request) (*authkit.Identity, error) {
+		return nil, r.Context().Err() // what a store call returns for a cancelled request
+	})
+	rec := httptest.NewRecorder()
+	g.Require(gone)(ok).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil).WithContext(ctx))
+	if rec.Code != 503 || logs.Len() != 0 {
+		t.Fatalf("status %d, log %q: want 503 and nothing logged at Info or above", rec.Code, logs.String())
+	}
+}
+
+func TestLogEventsNilLogger(t *testing.T) {
+	authkit.LogEvents(nil)(context.Background(), authkit.Event{Type: authkit.EventLogin}) // must not panic
+}
