@@ -68,8 +68,13 @@ type Memory struct {
 type memShard struct {
 	mu sync.RWMutex
 	m  map[string]memEntry
-	// Padding keeps neighbouring shards' locks off the same cache line.
-	_ [40]byte
+	// earliest is at or before the earliest expiry in m (Unix ns): a sweep
+	// of the shard before then finds nothing, and is skipped. That keeps a
+	// store at its cap from scanning a whole shard for every refused write.
+	earliest int64
+	// Padding rounds the shard up to 64 bytes, a cache line, so that
+	// neighbouring shards' locks do not share one.
+	_ [24]byte
 }
 
 type memEntry struct {
@@ -101,6 +106,7 @@ func NewMemoryWithConfig(cfg MemoryConfig) *Memory {
 	}
 	for i := range m.shards {
 		m.shards[i].m = make(map[string]memEntry)
+		m.shards[i].earliest = math.MaxInt64
 	}
 	interval := cfg.SweepInterval
 	if interval == 0 {
@@ -269,6 +275,7 @@ func (m *Memory) put(s *memShard, key string, e memEntry, now int64) error {
 		}
 	}
 	s.m[key] = e
+	s.earliest = min(s.earliest, e.expires)
 	return nil
 }
 
@@ -298,12 +305,19 @@ func (m *Memory) remove(s *memShard, key string) {
 }
 
 func (m *Memory) sweepShardLocked(s *memShard, now int64) {
+	if now < s.earliest {
+		return
+	}
+	next := int64(math.MaxInt64)
 	for k, e := range s.m {
 		if e.expires <= now {
 			delete(s.m, k)
 			m.count.Add(-1)
+		} else {
+			next = min(next, e.expires)
 		}
 	}
+	s.earliest = next
 }
 
 // Sweep removes every expired entry now. The background sweep calls it; it is
