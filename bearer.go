@@ -105,7 +105,7 @@ func (g *Guard) extractBearer(r *http.Request) (string, error) {
 			found = append(found, vals[0])
 		}
 	}
-	if g.AllowFormToken && r.Method != http.MethodGet && r.Method != http.MethodHead && r.Body != nil {
+	if (g.InsecureAllowFormToken || g.AllowFormToken) && r.Method != http.MethodGet && r.Method != http.MethodHead && r.Body != nil {
 		if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "application/x-www-form-urlencoded" {
 			// ParseForm reads at most 10 MB of body; a larger body is a bad request.
 			if err := r.ParseForm(); err != nil {

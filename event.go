@@ -22,14 +22,53 @@ const (
 	EventRejected     EventType = "rejected"      // a credential was presented and refused (forged, expired, revoked)
 )
 
+// The values of [Identity.Method] and [Event.Method] for authkit's own
+// mechanisms.
+const (
+	MethodSession = "session" // a server-side session (package session)
+	MethodToken   = "token"   // an opaque access token (package token)
+	MethodJWT     = "jwt"     // a JSON Web Token (package jwt)
+)
+
+// The values of [Event.Reason] reported by authkit's packages. A package may
+// report a more specific reason of its own; each documents which it uses.
+const (
+	// EventRevoke: what was revoked.
+	ReasonSubject = "subject"  // every credential of the subject (RevokeSubject)
+	ReasonOthers  = "others"   // every session of the subject but the current one
+	ReasonID      = "id"       // one listed credential, by its ID (RevokeID)
+	ReasonToken   = "token"    // the credential presented (RevokeToken)
+	ReasonFamily  = "family"   // a refresh-token family and what it issued
+	ReasonJTI     = "jti"      // one JWT, by its jti
+	ReasonOneTime = "one_time" // a subject's one-time tokens of one purpose
+	ReasonCap     = "cap"      // the oldest credential, over the per-subject cap
+
+	// EventLogin: what was issued.
+	ReasonAccessToken   = "access_token"   // an opaque access token
+	ReasonRefreshFamily = "refresh_family" // a refresh-token family
+
+	// EventRefresh and EventRefreshReuse.
+	ReasonGrace = "grace" // a retry within the grace window got the same successor
+	ReasonReuse = "reuse" // a rotated refresh token was presented again
+
+	// EventRejected: why a credential was refused.
+	ReasonMalformed   = "malformed"    // not of the credential's form
+	ReasonUnknown     = "unknown"      // well-formed, but no such credential
+	ReasonExpired     = "expired"      // past its deadline
+	ReasonRevoked     = "revoked"      // revoked
+	ReasonWrongKind   = "wrong_kind"   // a credential of another kind or purpose
+	ReasonSignature   = "signature"    // a signature or MAC that does not verify
+	ReasonCrossOrigin = "cross_origin" // a cross-origin unsafe request (EventCSRFRejected too)
+)
+
 // Event is a security event, for audit logs and alerting. It never carries a
 // secret: no session ID, token, password or key, only who and what.
 type Event struct {
 	Type    EventType
 	Time    time.Time
-	Method  string // "session", "token", "jwt", or "" when not tied to one
+	Method  string // a Method… constant, or "" when not tied to one
 	Subject string // the user or client concerned, when known
-	Reason  string // a short machine-readable detail, e.g. "expired", "reuse", "logout_all"
+	Reason  string // a short machine-readable detail: a Reason… constant or a package's own
 	// ClientIP is the client address as the component determined it
 	// (honouring its trusted-proxy setting), when known.
 	ClientIP string

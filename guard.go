@@ -58,9 +58,12 @@ type Guard struct {
 	// end up in server logs, browser history and Referer headers.
 	InsecureAllowQueryToken bool
 
-	// AllowFormToken accepts a bearer token in the access_token field of an
+	// InsecureAllowFormToken accepts a bearer token in the access_token field of an
 	// application/x-www-form-urlencoded request body (RFC 6750 §2.2). Off by
 	// default. It makes the Guard parse the form body before the handler.
+	InsecureAllowFormToken bool
+
+	// Deprecated: use InsecureAllowFormToken; either one allows form tokens.
 	AllowFormToken bool
 
 	// RetryAfter is sent in the Retry-After header of 503 responses, rounded

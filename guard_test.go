@@ -178,7 +178,7 @@ func TestGuard(t *testing.T) {
 		{
 			name:   "form token when opted in",
 			req:    form("access_token=b.bob", ""),
-			guard:  func(g *authkit.Guard) { g.AllowFormToken = true },
+			guard:  func(g *authkit.Guard) { g.InsecureAllowFormToken = true },
 			status: 200, body: "bob via b.",
 			calls: [2]int{1, 1},
 		},
@@ -192,14 +192,14 @@ func TestGuard(t *testing.T) {
 		{
 			name:      "header and form is invalid_request",
 			req:       form("access_token=b.bob", "Bearer b.bob"),
-			guard:     func(g *authkit.Guard) { g.AllowFormToken = true },
+			guard:     func(g *authkit.Guard) { g.InsecureAllowFormToken = true },
 			status:    400,
 			challenge: `Bearer realm="test", error="invalid_request"`,
 		},
 		{
 			name:      "repeated form token is invalid_request",
 			req:       form("access_token=b.bob&access_token=b.bob", ""),
-			guard:     func(g *authkit.Guard) { g.AllowFormToken = true },
+			guard:     func(g *authkit.Guard) { g.InsecureAllowFormToken = true },
 			status:    400,
 			challenge: `Bearer realm="test", error="invalid_request"`,
 		},

@@ -30,7 +30,7 @@ import (
 // audience, exp required and in the future, iat not in the future, 30 s
 // leeway.
 //   - authkit: jwt.NewVerifier(keySet, Config{Issuer, Audience, Leeway,
-//     DisableRevocation: true}); it also checks typ, sub and exp - iat,
+//     InsecureDisableRevocation: true}); it also checks typ, sub and exp - iat,
 //     refuses non-canonical base64 and duplicate JSON names, and caches
 //     verified tokens (default CacheSize).
 //   - golang-jwt: jwt.NewParser(WithValidMethods([alg]), WithIssuer,
@@ -132,7 +132,7 @@ func getJWTFixture(tb testing.TB, alg akjwt.Algorithm) *jwtFixture {
 	if f.keys, err = akjwt.NewKeySet(key); err != nil {
 		tb.Fatal(err)
 	}
-	iss := akjwt.NewIssuer(f.keys, akjwt.IssuerConfig{Issuer: jwtIssuer, Audience: []string{jwtAudience}, TTL: jwtTTL})
+	iss := akjwt.NewIssuer(f.keys, akjwt.IssuerConfig{Issuer: jwtIssuer, Audience: []string{jwtAudience}, Lifetime: jwtTTL})
 	f.pool = make([]string, poolSize(alg))
 	for i := range f.pool {
 		is, err := iss.Issue(jwtGrant)
@@ -149,10 +149,10 @@ var jwtGrant = akjwt.Grant{Subject: "user-1", Scopes: []string{"read", "write"}}
 
 func (f *jwtFixture) authkitVerifier() *akjwt.Verifier {
 	return akjwt.NewVerifier(f.keys, akjwt.Config{
-		Issuer:            jwtIssuer,
-		Audience:          jwtAudience,
-		Leeway:            jwtLeeway,
-		DisableRevocation: true,
+		Issuer:                    jwtIssuer,
+		Audience:                  jwtAudience,
+		Leeway:                    jwtLeeway,
+		InsecureDisableRevocation: true,
 	})
 }
 
@@ -197,7 +197,7 @@ func BenchmarkJWTSign(b *testing.B) {
 				var sign func() (string, error)
 				switch side {
 				case "authkit":
-					iss := akjwt.NewIssuer(f.keys, akjwt.IssuerConfig{Issuer: jwtIssuer, Audience: []string{jwtAudience}, TTL: jwtTTL})
+					iss := akjwt.NewIssuer(f.keys, akjwt.IssuerConfig{Issuer: jwtIssuer, Audience: []string{jwtAudience}, Lifetime: jwtTTL})
 					sign = func() (string, error) {
 						is, err := iss.Issue(jwtGrant)
 						return is.Token, err

@@ -98,7 +98,7 @@ func rawGetSide(tb testing.TB, c *redis.Client, prefix, key string, value []byte
 
 func BenchmarkRedisSessionLoad(b *testing.B) {
 	c, st, prefix := redisFixture(b)
-	m := session.NewWithConfig(st, session.Config{IdleTimeout: benchIdle, Lifetime: benchLifetime})
+	m := session.New(st, session.Config{IdleTimeout: benchIdle, Lifetime: benchLifetime})
 	login := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := session.Set(r.Context(), "user", "alice"); err != nil {
 			b.Error(err)
@@ -137,7 +137,7 @@ func BenchmarkRedisSessionLoad(b *testing.B) {
 
 func BenchmarkRedisTokenVerify(b *testing.B) {
 	c, st, prefix := redisFixture(b)
-	tm := token.New(st)
+	tm := token.New(st, token.Config{})
 	ctx := context.Background()
 	tok, _, err := tm.Issue(ctx, "user-1", token.IssueOptions{Scopes: []string{"read", "write"}})
 	if err != nil {

@@ -84,13 +84,13 @@ func firstCookie(tb testing.TB, h http.Handler) *http.Cookie {
 }
 
 func authkitSessionSide(tb testing.TB, idle bool) sessionSide {
-	st := store.NewMemory()
+	st := store.NewMemory(store.MemoryConfig{})
 	tb.Cleanup(func() { st.Close() })
 	cfg := session.Config{IdleTimeout: benchIdle, Lifetime: benchLifetime}
 	if !idle {
 		cfg.IdleTimeout = benchLifetime
 	}
-	m := session.NewWithConfig(st, cfg)
+	m := session.New(st, cfg)
 	c := firstCookie(tb, m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := session.Set(r.Context(), "user", "alice"); err != nil {
 			tb.Error(err)
@@ -317,17 +317,17 @@ func (s *countingStore) CompareAndSwap(ctx context.Context, key string, old, new
 // the Middleware with the default idle refresh is one read too.
 func TestOneStoreReadPerLoad(t *testing.T) {
 	ctx := context.Background()
-	mem := store.NewMemory()
+	mem := store.NewMemory(store.MemoryConfig{})
 	t.Cleanup(func() { mem.Close() })
 	st := &countingStore{Store: mem}
-	m := session.NewWithConfig(st, session.Config{IdleTimeout: benchIdle, Lifetime: benchLifetime})
+	m := session.New(st, session.Config{IdleTimeout: benchIdle, Lifetime: benchLifetime})
 	ck := firstCookie(t, m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := m.Login(r.Context(), "user-1"); err != nil {
 			t.Error(err)
 		}
 		okWrite(w)
 	})))
-	tm := token.New(st)
+	tm := token.New(st, token.Config{})
 	tok, _, err := tm.Issue(ctx, "user-1", token.IssueOptions{})
 	if err != nil {
 		t.Fatal(err)

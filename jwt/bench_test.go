@@ -72,7 +72,7 @@ func benchVerify(b *testing.B, alg Algorithm, revocation, cached bool) {
 		}
 		toks[i] = is.Token
 	}
-	cfg := Config{Issuer: testIssuer, Audience: testAudience, DisableRevocation: !revocation, CacheSize: n + 1}
+	cfg := Config{Issuer: testIssuer, Audience: testAudience, InsecureDisableRevocation: !revocation, CacheSize: n + 1}
 	if revocation {
 		cfg.Store = newMemory(b)
 	}
@@ -119,7 +119,7 @@ func BenchmarkVerifyNoCache(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			v := NewVerifier(ks, Config{Issuer: testIssuer, Audience: testAudience, DisableRevocation: true, CacheSize: -1})
+			v := NewVerifier(ks, Config{Issuer: testIssuer, Audience: testAudience, InsecureDisableRevocation: true, CacheSize: -1})
 			ctx := context.Background()
 			b.ReportAllocs()
 			for b.Loop() {
@@ -149,7 +149,7 @@ func BenchmarkVerifyTypedClaims(b *testing.B) {
 			name = "cached"
 		}
 		b.Run(name, func(b *testing.B) {
-			v := NewVerifier(ks, Config{Issuer: testIssuer, Audience: testAudience, DisableRevocation: true, CacheSize: size})
+			v := NewVerifier(ks, Config{Issuer: testIssuer, Audience: testAudience, InsecureDisableRevocation: true, CacheSize: size})
 			ctx := context.Background()
 			b.ReportAllocs()
 			for b.Loop() {

@@ -13,7 +13,7 @@ import (
 func TestCacheRechecksTimeOnHit(t *testing.T) {
 	f := newFixture(t, mustKeySet(t, testKey(t, HS256)), nil)
 	ctx := context.Background()
-	is := f.issue(t, Grant{TTL: time.Minute})
+	is := f.issue(t, Grant{Lifetime: time.Minute})
 	if _, err := f.ver.Verify(ctx, is.Token); err != nil {
 		t.Fatal(err)
 	}

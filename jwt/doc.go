@@ -55,7 +55,7 @@
 // (the fid claim), and [Verifier.RevokeSubject] every token the subject
 // holds so far, for log-out-everywhere and password changes: see its
 // documentation for how its millisecond watermark compares with iat.
-// Config.DisableRevocation turns all of it off for stateless use.
+// Config.InsecureDisableRevocation turns all of it off for stateless use.
 //
 // # Rotation and JWKS
 //

@@ -58,7 +58,7 @@ var (
 	// ErrKeyInUse means [KeySet.Retire] was asked to retire the signing key.
 	ErrKeyInUse = errors.New("jwt: key is the signing key")
 	// ErrRevocationDisabled is returned by the Revoke methods of a Verifier
-	// whose Config.DisableRevocation is set.
+	// whose Config.InsecureDisableRevocation is set.
 	ErrRevocationDisabled = errors.New("jwt: revocation is disabled")
 	// ErrConflict means a revocation record kept changing under concurrent
 	// writers and the update gave up after its retries. Retrying later is safe.
@@ -93,12 +93,12 @@ func reject(kind error, reason, detail string) *rejection {
 
 var (
 	errTooLarge        = reject(ErrTooLarge, "too_large", "")
-	errShape           = reject(ErrMalformed, "malformed", "not a compact JWS of three base64url segments")
-	errBase64          = reject(ErrMalformed, "malformed", "non-canonical base64url")
-	errHeaderJSON      = reject(ErrMalformed, "malformed", "header is not a strict JSON object")
-	errClaimsJSON      = reject(ErrMalformed, "malformed", "claims are not a strict JSON object")
-	errClaimType       = reject(ErrMalformed, "malformed", "registered claim has the wrong type or range")
-	errCustomClaims    = reject(ErrMalformed, "malformed", "claims do not decode into the custom claims type")
+	errShape           = reject(ErrMalformed, authkit.ReasonMalformed, "not a compact JWS of three base64url segments")
+	errBase64          = reject(ErrMalformed, authkit.ReasonMalformed, "non-canonical base64url")
+	errHeaderJSON      = reject(ErrMalformed, authkit.ReasonMalformed, "header is not a strict JSON object")
+	errClaimsJSON      = reject(ErrMalformed, authkit.ReasonMalformed, "claims are not a strict JSON object")
+	errClaimType       = reject(ErrMalformed, authkit.ReasonMalformed, "registered claim has the wrong type or range")
+	errCustomClaims    = reject(ErrMalformed, authkit.ReasonMalformed, "claims do not decode into the custom claims type")
 	errCrit            = reject(ErrUnsupported, "unsupported", "crit header")
 	errB64             = reject(ErrUnsupported, "unsupported", "b64 header")
 	errCty             = reject(ErrUnsupported, "unsupported", "cty header")
@@ -107,8 +107,8 @@ var (
 	errUnknownKID      = reject(ErrUnknownKey, "unknown_key", "no key with this kid")
 	errNeedKID         = reject(ErrUnknownKey, "unknown_key", "header has no kid and the key set has several keys")
 	errNoKeys          = reject(ErrUnknownKey, "unknown_key", "key set is empty")
-	errSignature       = reject(ErrSignature, "signature", "")
-	errExpired         = reject(ErrExpired, "expired", "")
+	errSignature       = reject(ErrSignature, authkit.ReasonSignature, "")
+	errExpired         = reject(ErrExpired, authkit.ReasonExpired, "")
 	errNotBefore       = reject(ErrNotYetValid, "not_yet_valid", "nbf is in the future")
 	errIssuedInFuture  = reject(ErrNotYetValid, "not_yet_valid", "iat is in the future")
 	errAuthTimeFuture  = reject(ErrNotYetValid, "not_yet_valid", "auth_time is in the future")
@@ -119,8 +119,8 @@ var (
 	errAudience        = reject(ErrInvalidClaims, "claims", "aud is missing or does not contain this audience")
 	errType            = reject(ErrInvalidClaims, "claims", "typ is missing or not accepted")
 	errLifetime        = reject(ErrInvalidClaims, "claims", "exp - iat exceeds the maximum lifetime")
-	errRevokedJTI      = reject(ErrRevoked, "revoked", "jti revoked")
-	errRevokedFamily   = reject(ErrRevoked, "revoked", "refresh family revoked")
-	errRevokedSubject  = reject(ErrRevoked, "revoked", "issued before the subject's revocation")
+	errRevokedJTI      = reject(ErrRevoked, authkit.ReasonRevoked, "jti revoked")
+	errRevokedFamily   = reject(ErrRevoked, authkit.ReasonRevoked, "refresh family revoked")
+	errRevokedSubject  = reject(ErrRevoked, authkit.ReasonRevoked, "issued before the subject's revocation")
 	errRevocationNoJTI = reject(ErrInvalidClaims, "claims", "token has no jti to revoke")
 )

@@ -20,14 +20,14 @@ import (
 // in an HttpOnly, Secure, SameSite=Strict cookie scoped to the refresh
 // endpoint.
 func ExamplePairs() {
-	st := store.NewMemory()
+	st := store.NewMemory(store.MemoryConfig{})
 	defer st.Close()
 	key, _ := jwt.GenerateKey(jwt.ES256)
 	keys, _ := jwt.NewKeySet(key)
 	issuer := jwt.NewIssuer(keys, jwt.IssuerConfig{Issuer: "https://app.example"})
 	verifier := jwt.NewVerifier(keys, jwt.Config{Issuer: "https://app.example", Store: st})
 	// Revoking a refresh family (reuse, logout) revokes its JWTs too.
-	tokens := token.NewWithConfig(st, token.Config{FamilyRevoked: verifier.FamilyRevoked})
+	tokens := token.New(st, token.Config{FamilyRevoked: verifier.FamilyRevoked})
 	pairs := jwt.NewPairs(issuer, tokens, jwt.PairConfig{}) // cookie __Secure-refresh, Path=/auth/refresh
 
 	mux := http.NewServeMux()

@@ -29,7 +29,7 @@ func Example() {
 		Issuer:   "https://auth.example.com",
 		Audience: []string{"https://api.example.com"},
 	})
-	revocations := store.NewMemory()
+	revocations := store.NewMemory(store.MemoryConfig{})
 	defer revocations.Close()
 	verifier := jwt.NewVerifier(keys, jwt.Config{
 		Issuer:   "https://auth.example.com",
@@ -69,7 +69,7 @@ func ExampleIssueClaims() {
 	key, _ := jwt.GenerateKey(jwt.HS256)
 	keys, _ := jwt.NewKeySet(key)
 	issuer := jwt.NewIssuer(keys, jwt.IssuerConfig{})
-	verifier := jwt.NewVerifier(keys, jwt.Config{DisableRevocation: true})
+	verifier := jwt.NewVerifier(keys, jwt.Config{InsecureDisableRevocation: true})
 
 	issued, err := jwt.IssueClaims(issuer, jwt.Grant{Subject: "user-7"}, tenantClaims{Tenant: "acme", Admin: true})
 	if err != nil {
@@ -88,7 +88,7 @@ func ExampleVerifier_Authenticate() {
 	key, _ := jwt.GenerateKey(jwt.ES256)
 	keys, _ := jwt.NewKeySet(key)
 	issuer := jwt.NewIssuer(keys, jwt.IssuerConfig{})
-	verifier := jwt.NewVerifier(keys, jwt.Config{DisableRevocation: true})
+	verifier := jwt.NewVerifier(keys, jwt.Config{InsecureDisableRevocation: true})
 
 	api := authkit.Require(verifier)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, _ := authkit.IdentityFrom(r.Context())
@@ -168,7 +168,7 @@ func ExampleRemoteKeySet() {
 	if err := remote.Refresh(ctx); err != nil { // optional: fail fast at startup
 		log.Fatal(err)
 	}
-	verifier := jwt.NewVerifier(remote, jwt.Config{Issuer: them.URL, DisableRevocation: true})
+	verifier := jwt.NewVerifier(remote, jwt.Config{Issuer: them.URL, InsecureDisableRevocation: true})
 
 	issued, _ := theirIssuer.Issue(jwt.Grant{Subject: "partner-9"})
 	claims, err := verifier.Verify(ctx, issued.Token)

@@ -32,7 +32,7 @@ func FuzzVerify(f *testing.F) {
 	f.Add("")
 	f.Add(strings.Repeat(".", 100))
 	f.Add(`{"payload":"e30","signatures":[]}`)
-	v := NewVerifier(ks, Config{Issuer: testIssuer, Audience: testAudience, DisableRevocation: true, Now: clk.Now, CacheSize: 64})
+	v := NewVerifier(ks, Config{Issuer: testIssuer, Audience: testAudience, InsecureDisableRevocation: true, Now: clk.Now, CacheSize: 64})
 	f.Fuzz(func(t *testing.T, tok string) {
 		c, err := v.Verify(context.Background(), tok)
 		if err != nil {
@@ -75,7 +75,7 @@ func FuzzSignedClaims(f *testing.F) {
 	f.Add(h, `{"exp":1e300}`)
 	f.Add(`{"alg":"HS256","typ":"at+jwt","kid":"`+hs.ID()+`","x5u":"http://x"}`, claimsJSON(nil))
 	f.Add(`{"alg":"HS256","alg":"HS256"}`, claimsJSON(nil))
-	v := NewVerifier(ks, Config{Issuer: testIssuer, Audience: testAudience, DisableRevocation: true, Now: clk.Now, CacheSize: -1, IdentityClaims: []string{"nested"}})
+	v := NewVerifier(ks, Config{Issuer: testIssuer, Audience: testAudience, InsecureDisableRevocation: true, Now: clk.Now, CacheSize: -1, IdentityClaims: []string{"nested"}})
 	sign := withKey(f, hs)
 	f.Fuzz(func(t *testing.T, header, payload string) {
 		tok := forge(header, payload, sign)

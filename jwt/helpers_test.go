@@ -63,7 +63,7 @@ func testKey(t testing.TB, alg Algorithm) *Key {
 }
 
 func newMemory(t testing.TB) *store.Memory {
-	m := store.NewMemoryWithConfig(store.MemoryConfig{SweepInterval: -1})
+	m := store.NewMemory(store.MemoryConfig{SweepInterval: -1})
 	t.Cleanup(func() { m.Close() })
 	return m
 }

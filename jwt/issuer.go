@@ -10,9 +10,14 @@ import (
 	"github.com/authkit/authkit/internal/secret"
 )
 
-// DefaultTTL is the lifetime of tokens an [Issuer] signs when neither
-// IssuerConfig.TTL nor Grant.TTL is set.
-const DefaultTTL = 15 * time.Minute
+// DefaultLifetime is the lifetime of tokens an [Issuer] signs when neither
+// IssuerConfig.Lifetime nor Grant.Lifetime is set.
+const DefaultLifetime = 15 * time.Minute
+
+// DefaultTTL is DefaultLifetime.
+//
+// Deprecated: use DefaultLifetime.
+const DefaultTTL = DefaultLifetime
 
 // DefaultType is the typ header an [Issuer] writes and a [Verifier]
 // requires by default: "at+jwt", a JWT access token (RFC 9068).
@@ -32,10 +37,13 @@ type IssuerConfig struct {
 	// value is written as a string, several as an array, none omits aud.
 	Audience []string
 
-	// TTL is the lifetime of a token, exp - iat, unless a Grant sets its
-	// own. Zero means DefaultTTL (15 minutes). Keep it short: a JWT cannot
+	// Lifetime is the lifetime of a token, exp - iat, unless a Grant sets its
+	// own. Zero means DefaultLifetime (15 minutes). Keep it short: a JWT cannot
 	// be recalled except through revocation, and must stay within the
 	// verifiers' Config.MaxLifetime.
+	Lifetime time.Duration
+
+	// Deprecated: use Lifetime; read only when Lifetime is zero.
 	TTL time.Duration
 
 	// Type is the typ header. Empty means DefaultType ("at+jwt"). Give other
@@ -63,17 +71,20 @@ type encodedHeader struct {
 }
 
 // NewIssuer returns an Issuer signing with keys. It panics if keys is nil or
-// cfg is invalid (negative TTL, a Type or Issuer that is not printable
+// cfg is invalid (negative Lifetime, a Type or Issuer that is not printable
 // UTF-8).
 func NewIssuer(keys *KeySet, cfg IssuerConfig) *Issuer {
 	if keys == nil {
 		panic("jwt: NewIssuer needs a KeySet")
 	}
-	if cfg.TTL < 0 {
-		panic("jwt: IssuerConfig.TTL is negative")
+	if cfg.Lifetime < 0 {
+		panic("jwt: IssuerConfig.Lifetime is negative")
 	}
-	if cfg.TTL == 0 {
-		cfg.TTL = DefaultTTL
+	if cfg.Lifetime == 0 {
+		cfg.Lifetime = cfg.TTL
+	}
+	if cfg.Lifetime == 0 {
+		cfg.Lifetime = DefaultLifetime
 	}
 	if cfg.Type == "" {
 		cfg.Type = DefaultType
@@ -142,7 +153,10 @@ type Grant struct {
 	// token was issued from, so that revoking the family revokes the token
 	// ([Verifier.RevokeFamily]).
 	FamilyID string
-	// TTL overrides IssuerConfig.TTL for this token when positive.
+	// Lifetime overrides IssuerConfig.Lifetime for this token when positive.
+	Lifetime time.Duration
+
+	// Deprecated: use Lifetime; read only when Lifetime is zero.
 	TTL time.Duration
 }
 
@@ -192,15 +206,18 @@ func (i *Issuer) issue(g Grant, custom []byte) (Issued, error) {
 	if g.Subject == "" {
 		return Issued{}, fmt.Errorf("%w: no subject", ErrInvalidGrant)
 	}
-	ttl := i.cfg.TTL
-	if g.TTL < 0 {
-		return Issued{}, fmt.Errorf("%w: negative TTL", ErrInvalidGrant)
+	ttl := i.cfg.Lifetime
+	if g.Lifetime == 0 {
+		g.Lifetime = g.TTL
 	}
-	if g.TTL > 0 {
-		ttl = g.TTL
+	if g.Lifetime < 0 {
+		return Issued{}, fmt.Errorf("%w: negative Lifetime", ErrInvalidGrant)
+	}
+	if g.Lifetime > 0 {
+		ttl = g.Lifetime
 	}
 	if ttl < time.Second {
-		return Issued{}, fmt.Errorf("%w: TTL under one second", ErrInvalidGrant)
+		return Issued{}, fmt.Errorf("%w: Lifetime under one second", ErrInvalidGrant)
 	}
 	custom, err := checkCustom(custom)
 	if err != nil {

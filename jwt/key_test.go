@@ -246,7 +246,7 @@ func TestCryptoSignerKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := NewVerifier(ks, Config{DisableRevocation: true})
+	v := NewVerifier(ks, Config{InsecureDisableRevocation: true})
 	if _, err := v.Verify(t.Context(), is.Token); err != nil {
 		t.Fatal(err)
 	}

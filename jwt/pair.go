@@ -45,7 +45,7 @@ type PairConfig struct {
 // Pairs issues and renews an access JWT together with an opaque refresh
 // token from the token package, and carries the refresh token in a cookie.
 //
-// The access JWT is short-lived (the [Issuer]'s TTL) and carries the
+// The access JWT is short-lived (the [Issuer]'s Lifetime) and carries the
 // refresh family's ID in its fid claim; the refresh token rotates on every
 // use, with reuse detection. Wire the token manager's
 // Config.FamilyRevoked to [Verifier.FamilyRevoked], so that when a family is
@@ -207,7 +207,7 @@ func (p *Pairs) Handler() http.Handler {
 		ctx := r.Context()
 		if r.Method == http.MethodDelete {
 			if cerr == nil {
-				if err := p.tokens.Revoke(ctx, token.Token(v)); err != nil && !errors.Is(err, authkit.ErrInvalidCredentials) {
+				if err := p.tokens.RevokeToken(ctx, token.Token(v)); err != nil && !errors.Is(err, authkit.ErrInvalidCredentials) {
 					p.unavailable(w, r, err)
 					return
 				}

@@ -26,7 +26,7 @@ func newPairFixture(t *testing.T, st store.Store) *pairFixture {
 	if st == nil {
 		st = f.store
 	}
-	tokens := token.NewWithConfig(st, token.Config{FamilyRevoked: f.ver.FamilyRevoked, Now: f.clk.Now})
+	tokens := token.New(st, token.Config{FamilyRevoked: f.ver.FamilyRevoked, Now: f.clk.Now})
 	return &pairFixture{fixture: f, tokens: tokens, pairs: NewPairs(f.iss, tokens, PairConfig{Logger: discardLogger()})}
 }
 
@@ -121,7 +121,7 @@ func TestPairHandler(t *testing.T) {
 	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
 		t.Fatal(err)
 	}
-	if body.TokenType != "Bearer" || body.ExpiresIn != int64(DefaultTTL/time.Second) || body.Scope != "a b" || body.Refresh != "" {
+	if body.TokenType != "Bearer" || body.ExpiresIn != int64(DefaultLifetime/time.Second) || body.Scope != "a b" || body.Refresh != "" {
 		t.Fatalf("body %s", rec.Body)
 	}
 	if _, err := f.ver.Verify(ctx, body.AccessToken); err != nil {

@@ -124,11 +124,11 @@ type remoteView struct {
 // for it (for example to fail fast at startup). Until a fetch succeeds,
 // verification fails with an error matching ErrKeysUnavailable. It returns
 // an error for a URL that is not https (http is allowed on loopback hosts,
-// or anywhere with InsecureAllowHTTP) and panics on an invalid config (a
-// negative duration or size, an unknown or HMAC algorithm).
+// or anywhere with InsecureAllowHTTP) and for an invalid config (a negative
+// duration or size, an unknown or HMAC algorithm).
 func NewRemoteKeySet(jwksURL string, cfg RemoteConfig) (*RemoteKeySet, error) {
 	if cfg.MaxBodySize < 0 || cfg.RefetchInterval < 0 || cfg.RefreshInterval < 0 || cfg.FetchTimeout < 0 {
-		panic("jwt: negative RemoteConfig value")
+		return nil, errors.New("jwt: RemoteConfig has a negative duration or size")
 	}
 	u, err := url.Parse(jwksURL)
 	if err != nil || u.Host == "" {
@@ -149,7 +149,7 @@ func NewRemoteKeySet(jwksURL string, cfg RemoteConfig) (*RemoteKeySet, error) {
 	allowed := map[Algorithm]bool{}
 	for _, a := range cfg.Algorithms {
 		if _, ok := a.info(); !ok || a.Symmetric() {
-			panic(fmt.Sprintf("jwt: RemoteConfig.Algorithms: %q is not an asymmetric algorithm", a))
+			return nil, fmt.Errorf("jwt: RemoteConfig.Algorithms: %q is not an asymmetric algorithm", a)
 		}
 		allowed[a] = true
 	}

@@ -104,7 +104,7 @@ func newRemoteFixture(t *testing.T, body []byte, rc RemoteConfig) *remoteFixture
 	}
 	t.Cleanup(func() { r.Close() })
 	f.remote = r
-	f.ver = NewVerifier(r, Config{Issuer: testIssuer, DisableRevocation: true, Now: f.clk.Now})
+	f.ver = NewVerifier(r, Config{Issuer: testIssuer, InsecureDisableRevocation: true, Now: f.clk.Now})
 	return f
 }
 
@@ -433,10 +433,14 @@ func TestRemoteConfigErrors(t *testing.T) {
 	if err := r.Refresh(context.Background()); err == nil {
 		t.Fatal("Refresh after Close")
 	}
-	defer func() {
-		if recover() == nil {
-			t.Fatal("HMAC in the allowlist did not panic")
+	for name, cfg := range map[string]RemoteConfig{
+		"HMAC in the allowlist": {Algorithms: []Algorithm{HS256}},
+		"unknown algorithm":     {Algorithms: []Algorithm{"none"}},
+		"negative interval":     {RefetchInterval: -time.Second},
+	} {
+		if r, err := NewRemoteKeySet("https://idp.example/jwks", cfg); err == nil {
+			r.Close()
+			t.Errorf("%s: accepted", name)
 		}
-	}()
-	_, _ = NewRemoteKeySet("https://idp.example/jwks", RemoteConfig{Algorithms: []Algorithm{HS256}})
+	}
 }

@@ -261,7 +261,7 @@ func (v *Verifier) RevokeSubject(ctx context.Context, subject string) error {
 	err := v.update(ctx, subject, func(r *record, now int64) {
 		r.raiseWatermark(now, now+v.maxLife+v.leeway)
 	})
-	v.emitRevoke(ctx, subject, "subject", err)
+	v.emitRevoke(ctx, subject, authkit.ReasonSubject, err)
 	return err
 }
 
@@ -282,7 +282,7 @@ func (v *Verifier) RevokeJTI(ctx context.Context, subject, jti string, expiresAt
 			r.add(kindJTI, h, until)
 		}
 	})
-	v.emitRevoke(ctx, subject, "jti", err)
+	v.emitRevoke(ctx, subject, authkit.ReasonJTI, err)
 	return err
 }
 
@@ -299,7 +299,7 @@ func (v *Verifier) RevokeFamily(ctx context.Context, subject, familyID string) e
 	err := v.update(ctx, subject, func(r *record, now int64) {
 		r.add(kindFamily, h, now+v.maxLife+v.leeway)
 	})
-	v.emitRevoke(ctx, subject, "family", err)
+	v.emitRevoke(ctx, subject, authkit.ReasonFamily, err)
 	return err
 }
 
@@ -331,7 +331,7 @@ func (v *Verifier) emitRevoke(ctx context.Context, subject, reason string, err e
 	v.cfg.Events(ctx, authkit.Event{
 		Type:    authkit.EventRevoke,
 		Time:    v.now(),
-		Method:  "jwt",
+		Method:  authkit.MethodJWT,
 		Subject: subject,
 		Reason:  reason,
 	})

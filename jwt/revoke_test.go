@@ -151,7 +151,7 @@ func (f *fixture) record(t *testing.T, subject string) *record {
 func TestRevocationPruning(t *testing.T) {
 	f := newFixture(t, mustKeySet(t, testKey(t, HS256)), func(c *Config) { c.Leeway = 10 * time.Second })
 	ctx := context.Background()
-	short := f.issue(t, Grant{Subject: "u", TTL: time.Minute})
+	short := f.issue(t, Grant{Subject: "u", Lifetime: time.Minute})
 	if err := f.ver.RevokeJTI(ctx, "u", short.ID, short.ExpiresAt); err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +287,7 @@ func TestRevokeToken(t *testing.T) {
 
 func TestRevocationDisabled(t *testing.T) {
 	ks := mustKeySet(t, testKey(t, HS256))
-	v := NewVerifier(ks, Config{DisableRevocation: true})
+	v := NewVerifier(ks, Config{InsecureDisableRevocation: true})
 	iss := NewIssuer(ks, IssuerConfig{})
 	is, _ := iss.Issue(Grant{Subject: "u"})
 	ctx := context.Background()

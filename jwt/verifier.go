@@ -61,13 +61,17 @@ type Config struct {
 	MaxTokenSize int
 
 	// Store holds revocation records, read on every verification (at most
-	// one Get per token). Required unless DisableRevocation is set.
+	// one Get per token). Required unless InsecureDisableRevocation is set.
 	Store store.Store
 
-	// DisableRevocation turns revocation checks off: no Store is read, and
+	// InsecureDisableRevocation turns revocation checks off: no Store is read, and
 	// the Revoke methods return ErrRevocationDisabled. A token then stays
 	// valid until it expires whatever happens to its subject. For purely
 	// stateless use and benchmarks only.
+	InsecureDisableRevocation bool
+
+	// Deprecated: use InsecureDisableRevocation; either one disables
+	// revocation.
 	DisableRevocation bool
 
 	// MaxRevocations caps the revoked jtis and families kept per subject.
@@ -123,7 +127,7 @@ type Verifier struct {
 // NewVerifier returns a Verifier checking tokens against keys. It panics if
 // keys is nil or cfg is invalid: a leeway that is negative or over
 // MaxLeeway, a negative MaxLifetime, MaxRevocations or MaxTokenSize, a
-// MaxTokenSize over MaxMaxTokenSize, or no Store without DisableRevocation.
+// MaxTokenSize over MaxMaxTokenSize, or no Store without InsecureDisableRevocation.
 func NewVerifier(keys KeySource, cfg Config) *Verifier {
 	if keys == nil || reflect.ValueOf(keys).IsNil() {
 		panic("jwt: NewVerifier needs a KeySource")
@@ -134,10 +138,11 @@ func NewVerifier(keys KeySource, cfg Config) *Verifier {
 	if cfg.MaxLifetime < 0 || cfg.MaxTokenSize < 0 || cfg.MaxTokenSize > MaxMaxTokenSize || cfg.MaxRevocations < 0 {
 		panic("jwt: Config.MaxLifetime, MaxTokenSize or MaxRevocations out of range")
 	}
-	if cfg.Store == nil && !cfg.DisableRevocation {
-		panic("jwt: Config.Store is required unless DisableRevocation is set")
+	cfg.InsecureDisableRevocation = cfg.InsecureDisableRevocation || cfg.DisableRevocation
+	if cfg.Store == nil && !cfg.InsecureDisableRevocation {
+		panic("jwt: Config.Store is required unless InsecureDisableRevocation is set")
 	}
-	v := &Verifier{keys: keys, cfg: cfg, revoking: !cfg.DisableRevocation}
+	v := &Verifier{keys: keys, cfg: cfg, revoking: !cfg.InsecureDisableRevocation}
 	v.leeway = cfg.Leeway.Milliseconds()
 	v.maxLife = cfg.MaxLifetime.Milliseconds()
 	if v.maxLife == 0 {
@@ -333,7 +338,7 @@ func (v *Verifier) Authenticate(r *http.Request) (*authkit.Identity, error) {
 func (v *Verifier) identity(e *entry) *authkit.Identity {
 	id := &authkit.Identity{
 		Subject:  e.claims.Subject,
-		Method:   "jwt",
+		Method:   authkit.MethodJWT,
 		Scopes:   e.claims.Scopes,
 		AuthTime: e.claims.AuthTime,
 		Expires:  e.claims.ExpiresAt,
@@ -847,7 +852,7 @@ func (v *Verifier) emitRejected(ctx context.Context, rej *rejection, subject str
 	v.cfg.Events(ctx, authkit.Event{
 		Type:    authkit.EventRejected,
 		Time:    v.now(),
-		Method:  "jwt",
+		Method:  authkit.MethodJWT,
 		Subject: subject,
 		Reason:  rej.reason,
 	})

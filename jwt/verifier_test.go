@@ -35,7 +35,7 @@ func TestIssueVerifyEveryAlgorithm(t *testing.T) {
 				Issuer:    testIssuer,
 				Subject:   "alice",
 				Audience:  []string{testAudience},
-				ExpiresAt: t0.Add(DefaultTTL),
+				ExpiresAt: t0.Add(DefaultLifetime),
 				IssuedAt:  t0.Add(123 * time.Millisecond),
 				AuthTime:  auth,
 				ID:        is.ID,
@@ -62,7 +62,7 @@ func TestIssueVerifyEveryAlgorithm(t *testing.T) {
 func TestIssuedPayload(t *testing.T) {
 	f := newFixture(t, mustKeySet(t, testKey(t, HS256)), nil)
 	f.clk.Set(t0.Add(120 * time.Millisecond))
-	is := f.issue(t, Grant{Subject: `a"b\c`, TTL: 90 * time.Second})
+	is := f.issue(t, Grant{Subject: `a"b\c`, Lifetime: 90 * time.Second})
 	p, _ := b64.DecodeString(strings.Split(is.Token, ".")[1])
 	want := `{"iss":"https://issuer.example","sub":"a\"b\\c","aud":"https://api.example","exp":1800000090,"iat":1800000000.12,"jti":"` + is.ID + `"}`
 	if string(p) != want {
@@ -90,15 +90,15 @@ func TestIssuedPayload(t *testing.T) {
 func TestIssueErrors(t *testing.T) {
 	f := newFixture(t, mustKeySet(t, testKey(t, HS256)), nil)
 	for name, g := range map[string]Grant{
-		"no subject":       {},
-		"invalid UTF-8":    {Subject: "\xff"},
-		"negative TTL":     {Subject: "s", TTL: -time.Second},
-		"TTL under 1s":     {Subject: "s", TTL: time.Millisecond},
-		"scope with space": {Subject: "s", Scopes: []string{"a b"}},
-		"empty scope":      {Subject: "s", Scopes: []string{""}},
-		"scope with quote": {Subject: "s", Scopes: []string{`a"`}},
-		"fid not UTF-8":    {Subject: "s", FamilyID: "\xfe"},
-		"auth_time 1969":   {Subject: "s", AuthTime: time.Unix(-5, 0)},
+		"no subject":        {},
+		"invalid UTF-8":     {Subject: "\xff"},
+		"negative Lifetime": {Subject: "s", Lifetime: -time.Second},
+		"Lifetime under 1s": {Subject: "s", Lifetime: time.Millisecond},
+		"scope with space":  {Subject: "s", Scopes: []string{"a b"}},
+		"empty scope":       {Subject: "s", Scopes: []string{""}},
+		"scope with quote":  {Subject: "s", Scopes: []string{`a"`}},
+		"fid not UTF-8":     {Subject: "s", FamilyID: "\xfe"},
+		"auth_time 1969":    {Subject: "s", AuthTime: time.Unix(-5, 0)},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := f.iss.Issue(g); !errors.Is(err, ErrInvalidGrant) {
@@ -319,7 +319,7 @@ func TestTimeBoundaries(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			clk := newClock()
 			clk.Set(c.now)
-			v := NewVerifier(ks, Config{Issuer: testIssuer, Audience: testAudience, Leeway: c.leeway, DisableRevocation: true, Now: clk.Now, CacheSize: -1})
+			v := NewVerifier(ks, Config{Issuer: testIssuer, Audience: testAudience, Leeway: c.leeway, InsecureDisableRevocation: true, Now: clk.Now, CacheSize: -1})
 			_, err := v.Verify(context.Background(), c.token)
 			if c.want == nil && err != nil || c.want != nil && !errors.Is(err, c.want) {
 				t.Fatalf("Verify = %v, want %v", err, c.want)
@@ -355,7 +355,7 @@ func TestTypes(t *testing.T) {
 	}
 	for _, c := range cases {
 		clk := newClock()
-		v := NewVerifier(ks, Config{Types: c.types, DisableRevocation: true, Now: clk.Now})
+		v := NewVerifier(ks, Config{Types: c.types, InsecureDisableRevocation: true, Now: clk.Now})
 		_, err := v.Verify(context.Background(), tok(c.typ))
 		if c.ok != (err == nil) {
 			t.Errorf("types %q, header typ %q: %v", c.types, c.typ, err)
@@ -390,7 +390,7 @@ func TestConfigPanics(t *testing.T) {
 				t.Fatal("no panic")
 			}
 		}()
-		NewVerifier((*KeySet)(nil), Config{DisableRevocation: true})
+		NewVerifier((*KeySet)(nil), Config{InsecureDisableRevocation: true})
 	})
 	t.Run("leeway of exactly 5 minutes", func(t *testing.T) {
 		NewVerifier(ks, Config{Store: m, Leeway: MaxLeeway})

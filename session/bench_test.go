@@ -19,9 +19,9 @@ import (
 
 func benchManager(b *testing.B) (*session.Manager, *http.Cookie) {
 	b.Helper()
-	st := store.NewMemory()
+	st := store.NewMemory(store.MemoryConfig{})
 	b.Cleanup(func() { st.Close() })
-	m := session.NewWithConfig(st, session.Config{IdleTimeout: 30 * time.Minute, Lifetime: 24 * time.Hour})
+	m := session.New(st, session.Config{IdleTimeout: 30 * time.Minute, Lifetime: 24 * time.Hour})
 	h := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := session.Set(r.Context(), "user", "alice"); err != nil {
 			b.Fatal(err)

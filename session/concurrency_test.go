@@ -23,7 +23,7 @@ import (
 // own key after every request has loaded the session, and checks that all n
 // keys are present afterwards.
 func lostUpdate(t *testing.T, st store.Store, n int) {
-	m := session.New(st)
+	m := session.New(st, session.Config{})
 	var loaded sync.WaitGroup
 	loaded.Add(n)
 	allLoaded := make(chan struct{})
@@ -112,7 +112,7 @@ func TestLostUpdateMemory(t *testing.T) {
 }
 
 func TestStreamingNotBuffered(t *testing.T) {
-	m := session.New(newMemory(t))
+	m := session.New(newMemory(t), session.Config{})
 	gotFirst := make(chan struct{})
 	handlerDone := make(chan struct{})
 	h := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -159,7 +159,7 @@ func TestStreamingNotBuffered(t *testing.T) {
 }
 
 func TestConcurrentGoroutinesInOneRequest(t *testing.T) {
-	m := session.New(newMemory(t))
+	m := session.New(newMemory(t), session.Config{})
 	h := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var wg sync.WaitGroup
 		for i := range 20 {
@@ -193,7 +193,7 @@ func TestSaveNeverResurrects(t *testing.T) {
 	// saves a change. The session must stay dead.
 	st := newMemory(t)
 	var logs logBuf
-	m := session.NewWithConfig(st, session.Config{Logger: logs.logger()})
+	m := session.New(st, session.Config{Logger: logs.logger()})
 	loaded, release := make(chan struct{}), make(chan struct{})
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /slow-set", func(w http.ResponseWriter, r *http.Request) {
@@ -249,7 +249,7 @@ func TestSaveNeverResurrects(t *testing.T) {
 // if it arrived last, logging the user out.
 func TestParallelRequestsDuringLogin(t *testing.T) {
 	st := newMemory(t)
-	m := session.NewWithConfig(st, session.Config{Logger: slog.New(slog.DiscardHandler)})
+	m := session.New(st, session.Config{Logger: slog.New(slog.DiscardHandler)})
 	loaded, release := make(chan struct{}), make(chan struct{})
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /slow-set", func(w http.ResponseWriter, r *http.Request) {

@@ -23,7 +23,7 @@ import (
 // sessions — never their IDs — with creation time, current deadline, and
 // the user agent and client IP last seen. Every update is a
 // CompareAndSwap loop that prunes expired members and enforces
-// MaxSessionsPerUser, so the record never grows without bound.
+// MaxPerSubject, so the record never grows without bound.
 
 // Limits on the device details kept per session.
 const (
@@ -35,7 +35,7 @@ const (
 // Info describes one active session of a subject, for a "your devices"
 // page.
 type Info struct {
-	// Handle identifies the session to [Manager.Revoke]. It is derived
+	// Handle identifies the session to [Manager.RevokeID]. It is derived
 	// from the session's store key, not its ID: showing it to the user, or
 	// leaking it, does not let anyone use the session.
 	Handle    string
@@ -145,10 +145,10 @@ func (m *Manager) indexHas(ctx context.Context, subject string, key storeKey) (b
 func (m *Manager) endEvicted(ctx context.Context, r *http.Request, subject string, evicted []index.Member) {
 	for _, x := range evicted {
 		if err := m.store.Delete(ctx, x.ID); err != nil {
-			m.logger.LogAttrs(ctx, slog.LevelError, "session: cannot end a session evicted by MaxSessionsPerUser", slog.Any("error", err))
+			m.logger.LogAttrs(ctx, slog.LevelError, "session: cannot end a session evicted by MaxPerSubject", slog.Any("error", err))
 			continue
 		}
-		m.emitRequest(r, authkit.EventRevoke, subject, "max_sessions")
+		m.emitRequest(r, authkit.EventRevoke, subject, authkit.ReasonCap)
 	}
 }
 
@@ -200,10 +200,18 @@ func (m *Manager) Sessions(ctx context.Context, subject string) ([]Info, error) 
 	return out, nil
 }
 
-// Revoke ends one of subject's sessions, named by the Handle from
+// Revoke is RevokeID.
+//
+// Deprecated: use [Manager.RevokeID]; every package names "end one listed
+// credential by its ID" RevokeID.
+func (m *Manager) Revoke(ctx context.Context, subject, handle string) error {
+	return m.RevokeID(ctx, subject, handle)
+}
+
+// RevokeID ends one of subject's sessions, named by the Handle from
 // [Manager.Sessions]. It returns [ErrNotFound] if the handle does not name a
 // session in subject's index, so a user can only end their own sessions.
-func (m *Manager) Revoke(ctx context.Context, subject, handle string) error {
+func (m *Manager) RevokeID(ctx context.Context, subject, handle string) error {
 	if len(handle) != idLen || !validID(handle) {
 		return ErrNotFound
 	}
@@ -220,7 +228,7 @@ func (m *Manager) Revoke(ctx context.Context, subject, handle string) error {
 	}
 	m.cleanupIndex(ctx, subject, key)
 	m.forgetIfCurrent(ctx, key)
-	m.emitRequest(requestOf(ctx), authkit.EventRevoke, subject, "one")
+	m.emitRequest(requestOf(ctx), authkit.EventRevoke, subject, authkit.ReasonID)
 	return nil
 }
 
@@ -247,7 +255,7 @@ func (m *Manager) RevokeOthers(ctx context.Context) error {
 	if !stored {
 		return fmt.Errorf("%w: the request's session is not logged in", ErrNotFound)
 	}
-	return m.revokeAll(ctx, subject, key, "others")
+	return m.revokeAll(ctx, subject, key, authkit.ReasonOthers)
 }
 
 // RevokeSubject implements [authkit.Revoker]: it ends every session of
@@ -255,7 +263,7 @@ func (m *Manager) RevokeOthers(ctx context.Context) error {
 // subject's index entries first, then deletes each session record; see
 // [Manager.Login] for a login that races it.
 func (m *Manager) RevokeSubject(ctx context.Context, subject string) error {
-	return m.revokeAll(ctx, subject, "", "all")
+	return m.revokeAll(ctx, subject, "", authkit.ReasonSubject)
 }
 
 func (m *Manager) revokeAll(ctx context.Context, subject string, keep storeKey, reason string) error {

@@ -80,10 +80,10 @@
 // # Devices
 //
 // Each subject has a small index record listing its sessions, pruned of
-// expired ones on every update and capped by [Config.MaxSessionsPerUser]
+// expired ones on every update and capped by [Config.MaxPerSubject]
 // (the oldest are logged out). [Manager.Sessions] lists a user's active
 // sessions with creation time, last activity, user agent and client IP;
-// [Manager.Revoke] ends one, [Manager.RevokeOthers] all but the current one,
+// [Manager.RevokeID] ends one, [Manager.RevokeOthers] all but the current one,
 // [Manager.RevokeSubject] all of them.
 //
 // # CSRF

@@ -6,7 +6,7 @@ import "errors"
 // [errors.Is]; most are wrapped with detail.
 var (
 	// ErrNotFound means the session holds no value under the key (Get, Pop),
-	// or a handle passed to [Manager.Revoke] names no session of that subject.
+	// or a handle passed to [Manager.RevokeID] names no session of that subject.
 	ErrNotFound = errors.New("session: not found")
 
 	// ErrType means a stored value does not decode into the type asked for,

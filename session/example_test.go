@@ -38,9 +38,9 @@ func browser(h http.Handler) func(method, path string) string {
 // A shop with a cart kept in the session, login, a protected page, a flash
 // message and logout.
 func Example() {
-	st := store.NewMemory()
+	st := store.NewMemory(store.MemoryConfig{})
 	defer st.Close()
-	m := session.New(st)
+	m := session.New(st, session.Config{})
 
 	type cart struct{ Items []string }
 	mux := http.NewServeMux()
@@ -103,9 +103,9 @@ func Example() {
 // Values keep their Go types: no registration, and a clear error when the
 // type asked for is not the one stored.
 func ExampleGet() {
-	st := store.NewMemory()
+	st := store.NewMemory(store.MemoryConfig{})
 	defer st.Close()
-	m := session.New(st)
+	m := session.New(st, session.Config{})
 
 	type prefs struct {
 		Theme string
@@ -135,9 +135,9 @@ func ExampleGet() {
 
 // A "your devices" page: list the user's sessions and log out the others.
 func ExampleManager_Sessions() {
-	st := store.NewMemory()
+	st := store.NewMemory(store.MemoryConfig{})
 	defer st.Close()
-	m := session.New(st)
+	m := session.New(st, session.Config{})
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {

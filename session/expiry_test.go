@@ -19,10 +19,10 @@ import (
 
 func TestIdleExpiry(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		mem := store.NewMemory()
+		mem := store.NewMemory(store.MemoryConfig{})
 		defer mem.Close()
 		st := &countingStore{Store: mem}
-		m := session.New(st) // 30 min idle, 24 h lifetime, refresh every 3 min
+		m := session.New(st, session.Config{}) // 30 min idle, 24 h lifetime, refresh every 3 min
 		c := newClient(t, app(m))
 		c.body("POST", "/login?u=alice")
 
@@ -74,9 +74,9 @@ func TestIdleExpiry(t *testing.T) {
 
 func TestAbsoluteExpiry(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		mem := store.NewMemory()
+		mem := store.NewMemory(store.MemoryConfig{})
 		defer mem.Close()
-		m := session.New(mem)
+		m := session.New(mem, session.Config{})
 		c := newClient(t, app(m))
 		c.body("POST", "/login?u=alice")
 		start := time.Now()
@@ -107,9 +107,9 @@ func (s immortalStore) CompareAndSwap(ctx context.Context, k string, o, n []byte
 
 func TestDeadlinesFromRecord(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		mem := store.NewMemory()
+		mem := store.NewMemory(store.MemoryConfig{})
 		defer mem.Close()
-		m := session.New(immortalStore{mem})
+		m := session.New(immortalStore{mem}, session.Config{})
 		c := newClient(t, app(m))
 		c.body("POST", "/login?u=alice")
 		id := c.cookie()
@@ -128,9 +128,9 @@ func TestDeadlinesFromRecord(t *testing.T) {
 
 func TestRememberMe(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		mem := store.NewMemory()
+		mem := store.NewMemory(store.MemoryConfig{})
 		defer mem.Close()
-		m := session.New(mem)
+		m := session.New(mem, session.Config{})
 		h := app(m)
 
 		normal := newClient(t, h)

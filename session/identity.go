@@ -41,7 +41,7 @@ func (m *Manager) stateOf(ctx context.Context) (*state, error) {
 //   - starts a new absolute lifetime, sets AuthTime to now, keeps the
 //     remember-me choice ([Manager.RememberMe]), records the session in
 //     subject's index — logging out the oldest sessions beyond
-//     [Config.MaxSessionsPerUser] — and sends the new ID to the client.
+//     [Config.MaxPerSubject] — and sends the new ID to the client.
 //
 // The index entry is written before the session record and checked after
 // it, so every live session of a subject is in its index: a Login racing
@@ -382,7 +382,7 @@ func (m *Manager) Authenticate(r *http.Request) (*authkit.Identity, error) {
 	}
 	return &authkit.Identity{
 		Subject:  string(st.rec.subject),
-		Method:   "session",
+		Method:   authkit.MethodSession,
 		AuthTime: time.UnixMilli(st.rec.authTime),
 		Expires:  time.UnixMilli(st.rec.deadline()),
 	}, nil

@@ -21,7 +21,7 @@ import (
 func TestFixation(t *testing.T) {
 	st := newMemory(t)
 	ev := &events{}
-	m := session.NewWithConfig(st, session.Config{Events: ev.fn})
+	m := session.New(st, session.Config{Events: ev.fn})
 	victim := newClient(t, app(m))
 	victim.body("POST", "/set?k=cart&v=3")
 	pre := victim.cookie()
@@ -76,7 +76,7 @@ func TestFixation(t *testing.T) {
 }
 
 func TestLoginAsAnotherSubjectDropsData(t *testing.T) {
-	m := session.New(newMemory(t))
+	m := session.New(newMemory(t), session.Config{})
 	c := newClient(t, app(m))
 	c.body("POST", "/login?u=alice")
 	c.body("POST", "/set?k=secret&v=alice-only")
@@ -99,7 +99,7 @@ func TestLoginAsAnotherSubjectDropsData(t *testing.T) {
 
 func TestRenewID(t *testing.T) {
 	ev := &events{}
-	m := session.NewWithConfig(newMemory(t), session.Config{Events: ev.fn})
+	m := session.New(newMemory(t), session.Config{Events: ev.fn})
 	c := newClient(t, app(m))
 	c.body("POST", "/login?u=alice")
 	c.body("POST", "/set?k=a&v=1")
@@ -136,7 +136,7 @@ func TestRenewID(t *testing.T) {
 
 func TestLogout(t *testing.T) {
 	st := &countingStore{Store: newMemory(t)}
-	m := session.New(st)
+	m := session.New(st, session.Config{})
 	c := newClient(t, app(m))
 	c.body("POST", "/login?u=alice")
 	id := c.cookie()
@@ -176,7 +176,7 @@ func loginClients(t *testing.T, h http.Handler, subject string, n int, agent str
 
 func TestRevokeOthersAndAll(t *testing.T) {
 	ev := &events{}
-	m := session.NewWithConfig(newMemory(t), session.Config{Events: ev.fn})
+	m := session.New(newMemory(t), session.Config{Events: ev.fn})
 	h := app(m)
 	cs := loginClients(t, h, "alice", 3, "device")
 	bob := loginClients(t, h, "bob", 1, "bob")[0]
@@ -239,7 +239,7 @@ func TestRevokeOthersAndAll(t *testing.T) {
 }
 
 func TestRevokeOne(t *testing.T) {
-	m := session.New(newMemory(t))
+	m := session.New(newMemory(t), session.Config{})
 	h := app(m)
 	cs := loginClients(t, h, "alice", 2, "d")
 	ctx := context.Background()
@@ -248,15 +248,15 @@ func TestRevokeOne(t *testing.T) {
 		t.Fatalf("sessions: %v %v", infos, err)
 	}
 	// Another subject cannot revoke alice's session by its handle.
-	if err := m.Revoke(ctx, "bob", infos[1].Handle); !errors.Is(err, session.ErrNotFound) {
+	if err := m.RevokeID(ctx, "bob", infos[1].Handle); !errors.Is(err, session.ErrNotFound) {
 		t.Errorf("revoke by another subject: %v", err)
 	}
 	for _, bad := range []string{"", "x", strings.Repeat("!", 43)} {
-		if err := m.Revoke(ctx, "alice", bad); !errors.Is(err, session.ErrNotFound) {
+		if err := m.RevokeID(ctx, "alice", bad); !errors.Is(err, session.ErrNotFound) {
 			t.Errorf("revoke %q: %v", bad, err)
 		}
 	}
-	if err := m.Revoke(ctx, "alice", infos[1].Handle); err != nil {
+	if err := m.RevokeID(ctx, "alice", infos[1].Handle); err != nil {
 		t.Fatal(err)
 	}
 	if got := cs[1].body("GET", "/whoami"); got != "invalid" {
@@ -292,7 +292,7 @@ func indexMembers(t *testing.T, st *store.Memory, subject string) []index.Member
 func TestIndexCapped(t *testing.T) {
 	st := newMemory(t)
 	ev := &events{}
-	m := session.NewWithConfig(st, session.Config{MaxSessionsPerUser: 3, Events: ev.fn})
+	m := session.New(st, session.Config{MaxPerSubject: 3, Events: ev.fn})
 	h := app(m)
 	cs := loginClients(t, h, "alice", 5, "d")
 	want := []string{"invalid", "invalid", "alice", "alice", "alice"}
@@ -322,7 +322,7 @@ func TestIndexCapped(t *testing.T) {
 func TestLoginRacingRevokeSubject(t *testing.T) {
 	mem := newMemory(t)
 	st := &countingStore{Store: mem}
-	m := session.New(st)
+	m := session.New(st, session.Config{})
 	c := newClient(t, app(m))
 	// Revoke all of alice's sessions between the index update and the
 	// session record write of her login.
@@ -380,7 +380,7 @@ func TestClientIP(t *testing.T) {
 			if tc.trusted {
 				cfg.TrustedProxies = proxies
 			}
-			m := session.NewWithConfig(newMemory(t), cfg)
+			m := session.New(newMemory(t), cfg)
 			h := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if err := m.Login(r.Context(), "u"); err != nil {
 					t.Error(err)
@@ -403,7 +403,7 @@ func TestClientIP(t *testing.T) {
 // must leave the browser's cookie alone: deleting it could land after the
 // winner's new cookie and log the user out.
 func TestRenewIDLosingRaceKeepsCookie(t *testing.T) {
-	m := session.New(newMemory(t))
+	m := session.New(newMemory(t), session.Config{})
 	loaded, release := make(chan struct{}), make(chan struct{})
 	var slowErr error
 	mux := http.NewServeMux()

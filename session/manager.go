@@ -24,7 +24,10 @@ const (
 	DefaultRememberIdleTimeout = 7 * 24 * time.Hour
 	DefaultRememberLifetime    = 30 * 24 * time.Hour
 	DefaultMaxSize             = 16 << 10
-	DefaultMaxSessionsPerUser  = 20
+	DefaultMaxPerSubject       = 20
+
+	// Deprecated: use DefaultMaxPerSubject.
+	DefaultMaxSessionsPerUser = DefaultMaxPerSubject
 )
 
 // maxDuration bounds every lifetime: browsers keep a cookie at most 400 days.
@@ -102,9 +105,12 @@ type Config struct {
 	// session: keep it small.
 	MaxSize int
 
-	// MaxSessionsPerUser caps how many sessions one subject may have at
+	// MaxPerSubject caps how many sessions one subject may have at
 	// once. A Login past the cap logs out the subject's oldest sessions.
-	// Zero means DefaultMaxSessionsPerUser (20). At most 1000.
+	// Zero means DefaultMaxPerSubject (20). At most 1000.
+	MaxPerSubject int
+
+	// Deprecated: use MaxPerSubject; read only when MaxPerSubject is zero.
 	MaxSessionsPerUser int
 
 	// TrustedOrigins are origins ("https://app.example.com") from which
@@ -179,17 +185,17 @@ var (
 	_ authkit.Revoker       = (*Manager)(nil)
 )
 
-// New returns a Manager that keeps sessions in st, with the default
-// configuration. It panics if st is nil.
-func New(st store.Store) *Manager {
-	return NewWithConfig(st, Config{})
-}
+// NewWithConfig is New.
+//
+// Deprecated: use [New], which takes the Config.
+func NewWithConfig(st store.Store, cfg Config) *Manager { return New(st, cfg) }
 
-// NewWithConfig returns a Manager that keeps sessions in st, configured by
-// cfg. It panics if st is nil or cfg is invalid (an out-of-range value, an
-// invalid cookie template, a malformed trusted origin): those are
-// programming errors.
-func NewWithConfig(st store.Store, cfg Config) *Manager {
+// New returns a Manager that keeps sessions in st, configured by cfg; the
+// zero Config is valid and gives the defaults documented on its fields. It
+// panics if st is nil or cfg is invalid (an out-of-range value, an invalid
+// cookie template, a malformed trusted origin): those are programming
+// errors.
+func New(st store.Store, cfg Config) *Manager {
 	if st == nil {
 		panic("session: nil store")
 	}
@@ -244,11 +250,14 @@ func NewWithConfig(st store.Store, cfg Config) *Manager {
 	if c.MaxSize < 256 || c.MaxSize > store.MaxValueSize {
 		panic(fmt.Sprintf("session: Config.MaxSize %d is outside 256..%d", c.MaxSize, store.MaxValueSize))
 	}
-	if c.MaxSessionsPerUser == 0 {
-		c.MaxSessionsPerUser = DefaultMaxSessionsPerUser
+	if c.MaxPerSubject == 0 {
+		c.MaxPerSubject = c.MaxSessionsPerUser
 	}
-	if c.MaxSessionsPerUser < 1 || c.MaxSessionsPerUser > index.MaxMembers {
-		panic(fmt.Sprintf("session: Config.MaxSessionsPerUser %d is outside 1..%d", c.MaxSessionsPerUser, index.MaxMembers))
+	if c.MaxPerSubject == 0 {
+		c.MaxPerSubject = DefaultMaxPerSubject
+	}
+	if c.MaxPerSubject < 1 || c.MaxPerSubject > index.MaxMembers {
+		panic(fmt.Sprintf("session: Config.MaxPerSubject %d is outside 1..%d", c.MaxPerSubject, index.MaxMembers))
 	}
 
 	m.cop = http.NewCrossOriginProtection()
@@ -271,7 +280,7 @@ func NewWithConfig(st store.Store, cfg Config) *Manager {
 	if m.now == nil {
 		m.now = time.Now
 	}
-	m.index = index.Index{Store: st, Prefix: indexPrefix, Max: c.MaxSessionsPerUser, Now: m.now}
+	m.index = index.Index{Store: st, Prefix: indexPrefix, Max: c.MaxPerSubject, Now: m.now}
 	return m
 }
 
@@ -303,7 +312,7 @@ func (m *Manager) emit(ctx context.Context, typ authkit.EventType, subject, reas
 	m.cfg.Events(ctx, authkit.Event{
 		Type:     typ,
 		Time:     m.now(),
-		Method:   "session",
+		Method:   authkit.MethodSession,
 		Subject:  subject,
 		Reason:   reason,
 		ClientIP: ip,

@@ -40,7 +40,7 @@ func TestLostUpdateRedis(t *testing.T) {
 	lostUpdate(t, st, 200)
 
 	// The main flows on Redis: fixation, data, logout everywhere.
-	m := session.New(st)
+	m := session.New(st, session.Config{})
 	h := app(m)
 	a := newClient(t, h)
 	a.body("POST", "/set?k=cart&v=3")

@@ -20,14 +20,14 @@ import (
 )
 
 func newMemory(t *testing.T) *store.Memory {
-	st := store.NewMemory()
+	st := store.NewMemory(store.MemoryConfig{})
 	t.Cleanup(func() { st.Close() })
 	return st
 }
 
 func TestLazyCreation(t *testing.T) {
 	st := &countingStore{Store: newMemory(t)}
-	m := session.New(st)
+	m := session.New(st, session.Config{})
 	c := newClient(t, app(m))
 
 	res, body := c.do("GET", "/get?k=user")
@@ -76,7 +76,7 @@ func TestLazyCreation(t *testing.T) {
 
 func TestReadOnlyRequestWritesNothing(t *testing.T) {
 	st := &countingStore{Store: newMemory(t)}
-	m := session.New(st)
+	m := session.New(st, session.Config{})
 	c := newClient(t, app(m))
 	c.body("POST", "/set?k=user&v=alice")
 	w0, g0 := st.writes.Load(), st.gets.Load()
@@ -97,7 +97,7 @@ func TestReadOnlyRequestWritesNothing(t *testing.T) {
 func TestBadCookiesAreAnonymous(t *testing.T) {
 	st := &countingStore{Store: newMemory(t)}
 	ev := &events{}
-	m := session.NewWithConfig(st, session.Config{Events: ev.fn})
+	m := session.New(st, session.Config{Events: ev.fn})
 	c := newClient(t, app(m))
 	c.body("POST", "/set?k=user&v=alice")
 	c.body("POST", "/login?u=alice")
@@ -153,7 +153,7 @@ func TestBadCookiesAreAnonymous(t *testing.T) {
 
 func TestDuplicateCookiesRefused(t *testing.T) {
 	st := &countingStore{Store: newMemory(t)}
-	m := session.New(st)
+	m := session.New(st, session.Config{})
 	c := newClient(t, app(m))
 	c.body("POST", "/login?u=alice")
 	good := c.cookie()
@@ -264,7 +264,7 @@ func TestDataTypes(t *testing.T) {
 		})
 	}
 
-	m := session.New(newMemory(t))
+	m := session.New(newMemory(t), session.Config{})
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /set", func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
@@ -301,7 +301,7 @@ func TestKeysAndMissingMiddleware(t *testing.T) {
 	if err := session.Set(ctx, "k", 1); !errors.Is(err, session.ErrNoMiddleware) {
 		t.Errorf("Set without middleware: %v", err)
 	}
-	m := session.New(newMemory(t))
+	m := session.New(newMemory(t), session.Config{})
 	if err := m.Login(ctx, "u"); !errors.Is(err, session.ErrNoMiddleware) {
 		t.Errorf("Login without middleware: %v", err)
 	}
@@ -319,7 +319,7 @@ func TestKeysAndMissingMiddleware(t *testing.T) {
 			t.Errorf("Login(\"\"): %v", err)
 		}
 		// Another manager's middleware is not this one's.
-		other := session.New(newMemory(t))
+		other := session.New(newMemory(t), session.Config{})
 		if err := other.Login(ctx, "u"); !errors.Is(err, session.ErrNoMiddleware) {
 			t.Errorf("Login on another manager: %v", err)
 		}
@@ -328,7 +328,7 @@ func TestKeysAndMissingMiddleware(t *testing.T) {
 }
 
 func TestFlash(t *testing.T) {
-	m := session.New(newMemory(t))
+	m := session.New(newMemory(t), session.Config{})
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /flash", func(w http.ResponseWriter, r *http.Request) {
 		if err := session.Set(r.Context(), "flash", r.FormValue("v")); err != nil {
@@ -369,7 +369,7 @@ func TestFlash(t *testing.T) {
 func TestPopKeepsNewerValue(t *testing.T) {
 	// Request A reads a flash; request B stores a new flash and saves; A
 	// saves its Pop. B's flash must survive.
-	m := session.New(newMemory(t))
+	m := session.New(newMemory(t), session.Config{})
 	inA, releaseA := make(chan struct{}), make(chan struct{})
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /flash", func(w http.ResponseWriter, r *http.Request) {
@@ -404,7 +404,7 @@ func TestPopKeepsNewerValue(t *testing.T) {
 }
 
 func TestSizeCap(t *testing.T) {
-	m := session.NewWithConfig(newMemory(t), session.Config{MaxSize: 1024})
+	m := session.New(newMemory(t), session.Config{MaxSize: 1024})
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /", func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
@@ -445,7 +445,7 @@ func TestSizeCap(t *testing.T) {
 
 func TestChangeAfterCommit(t *testing.T) {
 	var logs logBuf
-	m := session.NewWithConfig(newMemory(t), session.Config{Logger: logs.logger()})
+	m := session.New(newMemory(t), session.Config{Logger: logs.logger()})
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /new-late", func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "body first")
@@ -517,7 +517,7 @@ func TestChangeAfterCommit(t *testing.T) {
 func TestSaveFailureReplacesResponse(t *testing.T) {
 	fs := &failingStore{Store: newMemory(t)}
 	var logs logBuf
-	m := session.NewWithConfig(fs, session.Config{Logger: logs.logger()})
+	m := session.New(fs, session.Config{Logger: logs.logger()})
 	c := newClient(t, app(m))
 	c.body("POST", "/set?k=a&v=1")
 
@@ -556,7 +556,7 @@ func TestSaveFailureReplacesResponse(t *testing.T) {
 func TestCSRF(t *testing.T) {
 	ev := &events{}
 	st := newMemory(t)
-	m := session.NewWithConfig(st, session.Config{Events: ev.fn, TrustedOrigins: []string{"https://partner.example"}})
+	m := session.New(st, session.Config{Events: ev.fn, TrustedOrigins: []string{"https://partner.example"}})
 	c := newClient(t, app(m))
 	c.body("POST", "/login?u=alice")
 
@@ -611,7 +611,7 @@ func TestCSRF(t *testing.T) {
 	})
 
 	t.Run("opt-out", func(t *testing.T) {
-		m := session.NewWithConfig(st, session.Config{InsecureSkipCSRFCheck: true})
+		m := session.New(st, session.Config{InsecureSkipCSRFCheck: true})
 		c := newClient(t, app(m))
 		c.body("POST", "/login?u=alice", "Sec-Fetch-Site", "cross-site")
 		if res, _ := c.do("POST", "/set?k=x&v=1", "Sec-Fetch-Site", "cross-site"); res.StatusCode != 200 {
@@ -637,7 +637,7 @@ func TestCSRF(t *testing.T) {
 
 func TestHeaderTransport(t *testing.T) {
 	st := &countingStore{Store: newMemory(t)}
-	m := session.NewWithConfig(st, session.Config{Header: "session-token"})
+	m := session.New(st, session.Config{Header: "session-token"})
 	h := app(m)
 	api := newClient(t, h)
 
@@ -692,7 +692,7 @@ func TestHeaderTransport(t *testing.T) {
 		t.Errorf("header+cookie: %q", got)
 	}
 	// UseHeader without Config.Header fails.
-	plain := session.New(newMemory(t))
+	plain := session.New(newMemory(t), session.Config{})
 	hh := plain.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := session.UseHeader(r.Context()); err == nil {
 			t.Error("UseHeader without Config.Header succeeded")
@@ -702,7 +702,7 @@ func TestHeaderTransport(t *testing.T) {
 }
 
 func TestGuardIntegration(t *testing.T) {
-	m := session.New(newMemory(t))
+	m := session.New(newMemory(t), session.Config{})
 	mux := http.NewServeMux()
 	mux.Handle("GET /private", authkit.Require(m)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, _ := authkit.IdentityFrom(r.Context())
@@ -742,7 +742,7 @@ func TestGuardIntegration(t *testing.T) {
 }
 
 func TestResponseController(t *testing.T) {
-	m := session.New(newMemory(t))
+	m := session.New(newMemory(t), session.Config{})
 	h := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := session.Set(r.Context(), "k", "v"); err != nil {
 			t.Error(err)
@@ -782,7 +782,7 @@ func TestNewPanicsOnMisconfiguration(t *testing.T) {
 		"refresh zero+":    {IdleRefresh: 1.5},
 		"refresh negative": {IdleRefresh: -0.1},
 		"size":             {MaxSize: 10},
-		"cap":              {MaxSessionsPerUser: -1},
+		"cap":              {MaxPerSubject: -1},
 		"origin":           {TrustedOrigins: []string{"not an origin"}},
 		"header":           {Header: "bad header"},
 		"cookie max-age":   {Cookie: withMaxAge(cookie.New("__Host-s"))},
@@ -795,7 +795,7 @@ func TestNewPanicsOnMisconfiguration(t *testing.T) {
 					t.Error("no panic")
 				}
 			}()
-			session.NewWithConfig(st, cfg)
+			session.New(st, cfg)
 		})
 	}
 	t.Run("nil store", func(t *testing.T) {
@@ -804,7 +804,7 @@ func TestNewPanicsOnMisconfiguration(t *testing.T) {
 				t.Error("no panic")
 			}
 		}()
-		session.New(nil)
+		session.New(nil, session.Config{})
 	})
 }
 
@@ -816,7 +816,7 @@ func TestCustomCookie(t *testing.T) {
 	tmpl := cookie.New("__Secure-app")
 	tmpl.SameSite = http.SameSiteStrictMode
 	tmpl.Path = "/app"
-	m := session.NewWithConfig(newMemory(t), session.Config{Cookie: tmpl})
+	m := session.New(newMemory(t), session.Config{Cookie: tmpl})
 	h := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == "POST" {
 			if err := m.Login(r.Context(), "alice"); err != nil {
@@ -846,7 +846,7 @@ func TestCustomCookie(t *testing.T) {
 
 func TestStoreOutageIsNotLoggedOut(t *testing.T) {
 	fs := &failingStore{Store: newMemory(t)}
-	m := session.NewWithConfig(fs, session.Config{Logger: slog.New(slog.DiscardHandler)})
+	m := session.New(fs, session.Config{Logger: slog.New(slog.DiscardHandler)})
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
 		if err := m.Login(r.Context(), "alice"); err != nil {

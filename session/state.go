@@ -364,7 +364,7 @@ func (st *state) crossOriginRefused(r *http.Request) bool {
 		return false
 	}
 	if m.cop.Check(r) != nil {
-		m.emitRequest(r, authkit.EventCSRFRejected, "", "cross_origin")
+		m.emitRequest(r, authkit.EventCSRFRejected, "", authkit.ReasonCrossOrigin)
 		return true
 	}
 	st.crossOrigin = originOK

@@ -12,7 +12,7 @@ import (
 
 func ExampleMemory() {
 	ctx := context.Background()
-	m := store.NewMemory()
+	m := store.NewMemory(store.MemoryConfig{})
 	defer m.Close()
 
 	if err := m.Set(ctx, "greeting", []byte("hello"), time.Now().Add(time.Hour)); err != nil {
@@ -39,7 +39,7 @@ func ExampleMemory() {
 // the value read is still the value replaced.
 func ExampleMemory_CompareAndSwap() {
 	ctx := context.Background()
-	m := store.NewMemory()
+	m := store.NewMemory(store.MemoryConfig{})
 	defer m.Close()
 
 	increment := func(key string) (int, error) {
@@ -87,10 +87,11 @@ func ExampleMemory_CompareAndSwap() {
 // A capped store refuses new keys instead of evicting anyone's session.
 func ExampleNewMemoryWithConfig() {
 	ctx := context.Background()
-	m := store.NewMemoryWithConfig(store.MemoryConfig{
+	m := store.NewMemory(store.MemoryConfig{
 		MaxEntries:    2,
 		SweepInterval: 10 * time.Second,
 	})
+
 	defer m.Close()
 
 	later := time.Now().Add(time.Hour)
@@ -110,7 +111,7 @@ func ExampleNewMemoryWithConfig() {
 // Bound every store call, so a stalled server becomes a prompt error (and a
 // 503 from authkit.Guard) rather than requests that hang.
 func ExampleWithTimeout() {
-	var shared store.Store = store.NewMemory() // in production: a redisstore or sqlstore
+	var shared store.Store = store.NewMemory(store.MemoryConfig{}) // in production: a redisstore or sqlstore
 	st := store.WithTimeout(shared, 500*time.Millisecond)
 	err := st.Set(context.Background(), "greeting", []byte("hello"), time.Now().Add(time.Minute))
 	v, _ := st.Get(context.Background(), "greeting")

@@ -84,15 +84,10 @@ type memEntry struct {
 
 var _ Store = (*Memory)(nil)
 
-// NewMemory returns a Memory store with the default configuration: no entry
-// cap, expired entries swept every minute.
-func NewMemory() *Memory {
-	return NewMemoryWithConfig(MemoryConfig{})
-}
-
-// NewMemoryWithConfig returns a Memory store configured by cfg. It panics if
+// NewMemory returns a Memory store configured by cfg; the zero MemoryConfig
+// means no entry cap and expired entries swept every minute. It panics if
 // cfg.MaxEntries is negative.
-func NewMemoryWithConfig(cfg MemoryConfig) *Memory {
+func NewMemory(cfg MemoryConfig) *Memory {
 	if cfg.MaxEntries < 0 {
 		panic("store: MemoryConfig.MaxEntries is negative")
 	}
@@ -119,6 +114,11 @@ func NewMemoryWithConfig(cfg MemoryConfig) *Memory {
 	}
 	return m
 }
+
+// NewMemoryWithConfig is NewMemory.
+//
+// Deprecated: use [NewMemory], which takes the MemoryConfig.
+func NewMemoryWithConfig(cfg MemoryConfig) *Memory { return NewMemory(cfg) }
 
 // Close stops the background sweep and waits for it to finish. The store stays
 // usable afterwards (expiry is still enforced on read). Close is idempotent and

@@ -36,7 +36,7 @@ func benchStore(b *testing.B, size int) (*store.Memory, []string) {
 	p := &benchStores[size]
 	p.once.Do(func() {
 		n := benchSizes[size].n
-		p.m = store.NewMemoryWithConfig(store.MemoryConfig{SweepInterval: -1})
+		p.m = store.NewMemory(store.MemoryConfig{SweepInterval: -1})
 		p.keys = make([]string, n)
 		exp := time.Now().Add(24 * time.Hour)
 		for i := range p.keys {

@@ -17,7 +17,7 @@ import (
 
 func TestMemoryConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
-		m := store.NewMemory()
+		m := store.NewMemory(store.MemoryConfig{})
 		t.Cleanup(func() { m.Close() })
 		return m
 	})
@@ -27,7 +27,7 @@ func TestMemoryConformance(t *testing.T) {
 // millisecond, so the sweep races every operation.
 func TestMemoryConformanceSweeping(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
-		m := store.NewMemoryWithConfig(store.MemoryConfig{SweepInterval: time.Millisecond, MaxEntries: 10000})
+		m := store.NewMemory(store.MemoryConfig{SweepInterval: time.Millisecond, MaxEntries: 10000})
 		t.Cleanup(func() { m.Close() })
 		return m
 	})
@@ -56,7 +56,7 @@ func (c *clock) Advance(d time.Duration) {
 // newMemory returns a Memory with no background sweep on clk, closed at the
 // end of the test.
 func newMemory(t *testing.T, maxEntries int, clk *clock) *store.Memory {
-	m := store.NewMemoryWithConfig(store.MemoryConfig{SweepInterval: -1, MaxEntries: maxEntries, Now: clk.Now})
+	m := store.NewMemory(store.MemoryConfig{SweepInterval: -1, MaxEntries: maxEntries, Now: clk.Now})
 	t.Cleanup(func() { m.Close() })
 	return m
 }
@@ -190,7 +190,7 @@ func TestMemoryConcurrentCap(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	const max, workers, perWorker = 100, 8, 50
-	m := store.NewMemoryWithConfig(store.MemoryConfig{MaxEntries: max})
+	m := store.NewMemory(store.MemoryConfig{MaxEntries: max})
 	t.Cleanup(func() { m.Close() })
 	later := time.Now().Add(time.Hour)
 	var mu sync.Mutex
@@ -230,7 +230,7 @@ func TestMemoryNegativeMaxEntriesPanics(t *testing.T) {
 			t.Error("NewMemoryWithConfig(MaxEntries: -1) did not panic")
 		}
 	}()
-	store.NewMemoryWithConfig(store.MemoryConfig{MaxEntries: -1})
+	store.NewMemory(store.MemoryConfig{MaxEntries: -1})
 }
 
 func TestMemorySweep(t *testing.T) {
@@ -264,7 +264,7 @@ func TestMemorySweep(t *testing.T) {
 func TestMemoryBackgroundSweep(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
-		m := store.NewMemoryWithConfig(store.MemoryConfig{SweepInterval: time.Minute})
+		m := store.NewMemory(store.MemoryConfig{SweepInterval: time.Minute})
 		defer m.Close()
 		if err := m.Set(ctx, "short", []byte("v"), time.Now().Add(30*time.Second)); err != nil {
 			t.Fatal(err)
@@ -313,7 +313,7 @@ func waitSweepers(t *testing.T, want int, when string) {
 // other test closes its stores.
 func TestMemoryCloseStopsSweep(t *testing.T) {
 	waitSweepers(t, 0, "before the test (a store left open?)")
-	m := store.NewMemoryWithConfig(store.MemoryConfig{SweepInterval: time.Millisecond})
+	m := store.NewMemory(store.MemoryConfig{SweepInterval: time.Millisecond})
 	waitSweepers(t, 1, "after NewMemory")
 	time.Sleep(5 * time.Millisecond) // let it sweep a few times
 	if err := m.Close(); err != nil {
@@ -340,7 +340,7 @@ func TestMemoryCloseStopsSweep(t *testing.T) {
 	}
 
 	// A disabled sweep starts no goroutine at all.
-	d := store.NewMemoryWithConfig(store.MemoryConfig{SweepInterval: -1})
+	d := store.NewMemory(store.MemoryConfig{SweepInterval: -1})
 	if n := sweepers(); n != 0 {
 		t.Errorf("%d sweep goroutines with the sweep disabled, want 0", n)
 	}

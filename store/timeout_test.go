@@ -12,7 +12,7 @@ import (
 
 func TestWithTimeoutConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
-		m := store.NewMemory()
+		m := store.NewMemory(store.MemoryConfig{})
 		t.Cleanup(func() { m.Close() })
 		return store.WithTimeout(m, time.Second)
 	})
@@ -67,5 +67,5 @@ func TestWithTimeoutPanicsOnNonPositive(t *testing.T) {
 			t.Fatal("no panic")
 		}
 	}()
-	store.WithTimeout(store.NewMemory(), 0)
+	store.WithTimeout(store.NewMemory(store.MemoryConfig{}), 0)
 }

@@ -16,16 +16,18 @@ import (
 )
 
 // IssueOptions describes an access token to issue. The zero value is a token
-// with no client, no scopes and the Manager's AccessTTL.
+// with no client, no scopes and the Manager's AccessLifetime.
 type IssueOptions struct {
 	// ClientID is the OAuth client the token is issued to, if any. The
 	// revocation endpoint lets only this client revoke the token.
 	ClientID string
 	// Scopes are what the token allows, each an RFC 6749 scope-token.
 	Scopes []string
-	// TTL is the token's lifetime. Zero means Config.AccessTTL. Long-lived
+	// Lifetime is the token's lifetime. Zero means Config.AccessLifetime. Long-lived
 	// personal access tokens are fine; keep them revocable with List and
 	// RevokeID.
+	Lifetime time.Duration
+	// Deprecated: use Lifetime; read only when Lifetime is zero.
 	TTL time.Duration
 	// Metadata is free-form data kept with the token and returned by
 	// Verify (a token name, a device). It must not hold secrets.
@@ -64,7 +66,7 @@ func (r *accessRecord) info(key storeKey) Info {
 }
 
 // Issue issues an access token for subject. The token is returned once; the
-// store keeps only its SHA-256. Issuing past Config.MaxTokens for the
+// store keeps only its SHA-256. Issuing past Config.MaxPerSubject for the
 // subject revokes their oldest tokens. It reports EventLogin (reason
 // "access_token"), as IssueRefresh and IssuePair do (reason
 // "refresh_family"): issuing a credential is a sign-in.
@@ -72,12 +74,15 @@ func (m *Manager) Issue(ctx context.Context, subject string, opts IssueOptions) 
 	if err := checkCommon(subject, opts.ClientID, opts.Scopes, opts.Metadata); err != nil {
 		return "", Info{}, err
 	}
-	ttl := opts.TTL
+	ttl := opts.Lifetime
+	if ttl == 0 {
+		ttl = opts.TTL
+	}
 	if ttl < 0 {
-		return "", Info{}, fmt.Errorf("%w: negative TTL", ErrInvalidOptions)
+		return "", Info{}, fmt.Errorf("%w: negative Lifetime", ErrInvalidOptions)
 	}
 	if ttl == 0 {
-		ttl = m.cfg.AccessTTL
+		ttl = m.cfg.AccessLifetime
 	}
 	now := m.now()
 	rec := &accessRecord{
@@ -99,7 +104,7 @@ func (m *Manager) Issue(ctx context.Context, subject string, opts IssueOptions) 
 		return "", Info{}, fmt.Errorf("token: issue: %w", err)
 	}
 	m.dropTokens(ctx, evicted)
-	m.emit(ctx, authkit.EventLogin, subject, "access_token")
+	m.emit(ctx, authkit.EventLogin, subject, authkit.ReasonAccessToken)
 	return t, rec.info(key), nil
 }
 
@@ -155,7 +160,7 @@ func (m *Manager) Authenticate(r *http.Request) (*authkit.Identity, error) {
 	ctx := r.Context()
 	if !strings.HasPrefix(s, m.cfg.AccessPrefix) {
 		if strings.HasPrefix(s, m.cfg.RefreshPrefix) || strings.HasPrefix(s, m.cfg.OneTimePrefix) {
-			m.emit(ctx, authkit.EventRejected, "", "wrong_kind")
+			m.emit(ctx, authkit.EventRejected, "", authkit.ReasonWrongKind)
 			return nil, ErrMalformed
 		}
 		return nil, authkit.ErrNoCredentials
@@ -178,17 +183,25 @@ func (m *Manager) Authenticate(r *http.Request) (*authkit.Identity, error) {
 		claims["metadata"] = info.Metadata
 	}
 	return &authkit.Identity{
-		Subject: info.Subject, Method: "token", Scopes: info.Scopes,
+		Subject: info.Subject, Method: authkit.MethodToken, Scopes: info.Scopes,
 		AuthTime: info.AuthTime, Expires: info.Expires, Claims: claims,
 	}, nil
 }
 
-// Revoke ends the token presented by its holder: an access token is
+// Revoke is RevokeToken.
+//
+// Deprecated: use [Manager.RevokeToken]; every package names "end the
+// credential presented" RevokeToken.
+func (m *Manager) Revoke(ctx context.Context, presented Token) error {
+	return m.RevokeToken(ctx, presented)
+}
+
+// RevokeToken ends the token presented by its holder: an access token is
 // deleted; a refresh token revokes its whole family and the access tokens
 // issued from it. Revoking a token that is unknown, expired or already
 // revoked is not an error. A one-time token cannot be revoked this way (its
 // record is bound to its purpose): use RevokeOneTime or RevokeSubject.
-func (m *Manager) Revoke(ctx context.Context, presented Token) error {
+func (m *Manager) RevokeToken(ctx context.Context, presented Token) error {
 	switch m.KindOf(presented) {
 	case KindAccess:
 		_, err := m.revokeAccess(ctx, accessKey(presented), func(*accessRecord) bool { return true })
@@ -236,13 +249,13 @@ func (m *Manager) revokeAccess(ctx context.Context, key storeKey, allow func(*ac
 	if rec.familyID == "" {
 		m.cleanup(ctx, m.tokens.Remove(ctx, rec.subject, string(key)))
 	}
-	m.emit(ctx, authkit.EventRevoke, rec.subject, "token")
+	m.emit(ctx, authkit.EventRevoke, rec.subject, authkit.ReasonToken)
 	return true, nil
 }
 
 // List returns subject's live access tokens from Issue, oldest first (those
 // issued with refresh tokens are listed per family by Families). It reads
-// one record per token, at most Config.MaxTokens.
+// one record per token, at most Config.MaxPerSubject.
 func (m *Manager) List(ctx context.Context, subject string) ([]Info, error) {
 	members, err := m.tokens.List(ctx, subject)
 	if err != nil {
@@ -319,7 +332,7 @@ func (m *Manager) RevokeSubject(ctx context.Context, subject string) error {
 			errs = append(errs, err)
 		}
 	}
-	m.emit(ctx, authkit.EventRevoke, subject, "subject")
+	m.emit(ctx, authkit.EventRevoke, subject, authkit.ReasonSubject)
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("token: revoke subject: %w", err)
 	}

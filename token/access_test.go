@@ -22,7 +22,7 @@ func TestIssueVerify(t *testing.T) {
 		ctx := context.Background()
 		auth := time.Now().Add(-time.Minute).Truncate(time.Millisecond)
 		tok, info, err := e.m.Issue(ctx, "alice", IssueOptions{
-			ClientID: "cli", Scopes: []string{"read", "write:all"}, TTL: 10 * time.Minute,
+			ClientID: "cli", Scopes: []string{"read", "write:all"}, Lifetime: 10 * time.Minute,
 			Metadata: map[string]string{"name": "laptop"}, AuthTime: auth,
 		})
 		if err != nil {
@@ -68,7 +68,7 @@ func TestIssueInvalidOptions(t *testing.T) {
 		{"scope with quote", "a", IssueOptions{Scopes: []string{`a"b`}}},
 		{"empty scope", "a", IssueOptions{Scopes: []string{""}}},
 		{"too many scopes", "a", IssueOptions{Scopes: slices.Repeat([]string{"s"}, MaxScopes+1)}},
-		{"negative ttl", "a", IssueOptions{TTL: -time.Second}},
+		{"negative ttl", "a", IssueOptions{Lifetime: -time.Second}},
 		{"too much metadata", "a", IssueOptions{Metadata: bigMeta}},
 		{"empty metadata key", "a", IssueOptions{Metadata: map[string]string{"": "v"}}},
 		{"long metadata value", "a", IssueOptions{Metadata: map[string]string{"k": strings.Repeat("v", MaxMetadataValueLen+1)}}},
@@ -80,7 +80,7 @@ func TestIssueInvalidOptions(t *testing.T) {
 			if _, _, err := e.m.Issue(ctx, c.subject, c.opts); !errors.Is(err, ErrInvalidOptions) {
 				t.Fatalf("Issue: %v, want ErrInvalidOptions", err)
 			}
-			if c.opts.TTL == 0 { // the other options are shared with families
+			if c.opts.Lifetime == 0 { // the other options are shared with families
 				if _, _, err := e.m.IssueRefresh(ctx, c.subject, FamilyOptions{ClientID: c.opts.ClientID, Scopes: c.opts.Scopes, Metadata: c.opts.Metadata}); !errors.Is(err, ErrInvalidOptions) {
 					t.Fatalf("IssueRefresh: %v, want ErrInvalidOptions", err)
 				}
@@ -93,7 +93,7 @@ func TestIssueInvalidOptions(t *testing.T) {
 }
 
 func TestVerifyExpired(t *testing.T) {
-	e := newMemEnv(t, Config{AccessTTL: time.Minute})
+	e := newMemEnv(t, Config{AccessLifetime: time.Minute})
 	ctx := context.Background()
 	tok, _, err := e.m.Issue(ctx, "alice", IssueOptions{})
 	if err != nil {
@@ -123,9 +123,9 @@ func (s expiryOnlyInRecord) CompareAndSwap(ctx context.Context, k string, o, n [
 
 func TestRecordsCarryDeadlines(t *testing.T) {
 	c := newClock()
-	mem := store.NewMemory()
+	mem := store.NewMemory(store.MemoryConfig{})
 	defer mem.Close()
-	m := NewWithConfig(expiryOnlyInRecord{mem}, Config{Now: c.Now, AccessTTL: time.Minute, RefreshIdleTimeout: time.Hour})
+	m := New(expiryOnlyInRecord{mem}, Config{Now: c.Now, AccessLifetime: time.Minute, RefreshIdleTimeout: time.Hour})
 	ctx := context.Background()
 	at, _, err := m.Issue(ctx, "alice", IssueOptions{})
 	if err != nil {
@@ -135,7 +135,7 @@ func TestRecordsCarryDeadlines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ot, err := m.IssueOneTime(ctx, "alice", PurposePasswordReset, OneTimeOptions{TTL: time.Minute})
+	ot, err := m.IssueOneTime(ctx, "alice", PurposePasswordReset, OneTimeOptions{Lifetime: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +180,7 @@ func TestLastUse(t *testing.T) {
 	// A revocation between the read and the last-use write must stick.
 	e.clock.Add(2 * time.Minute)
 	rs := &revokeAfterGet{Store: e.mem, key: string(accessKey(tok))}
-	m2 := NewWithConfig(rs, Config{LastUseInterval: time.Minute, Now: e.clock.Now})
+	m2 := New(rs, Config{LastUseInterval: time.Minute, Now: e.clock.Now})
 	if _, err := m2.Verify(ctx, tok); err != nil {
 		t.Fatalf("Verify racing a revocation: %v", err)
 	}
@@ -212,13 +212,13 @@ func TestRevokeAndRevokeID(t *testing.T) {
 		t1, _, _ := e.m.Issue(ctx, "alice", IssueOptions{})
 		t2, i2, _ := e.m.Issue(ctx, "alice", IssueOptions{})
 		t3, i3, _ := e.m.Issue(ctx, "bob", IssueOptions{})
-		if err := e.m.Revoke(ctx, t1); err != nil {
+		if err := e.m.RevokeToken(ctx, t1); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := e.m.Verify(ctx, t1); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("revoked token verifies: %v", err)
 		}
-		if err := e.m.Revoke(ctx, t1); err != nil {
+		if err := e.m.RevokeToken(ctx, t1); err != nil {
 			t.Fatalf("second Revoke: %v", err)
 		}
 		// Bob's ID given with Alice's subject: refused, token intact.
@@ -246,7 +246,7 @@ func TestRevokeAndRevokeID(t *testing.T) {
 }
 
 func TestListAndCap(t *testing.T) {
-	e := newMemEnv(t, Config{MaxTokens: 3})
+	e := newMemEnv(t, Config{MaxPerSubject: 3})
 	ctx := context.Background()
 	var toks []Token
 	for i := range 4 {
@@ -373,7 +373,7 @@ func (failingStore) CompareAndSwap(context.Context, string, []byte, []byte, time
 }
 
 func TestStoreFailureIsNotBadCredentials(t *testing.T) {
-	m := New(failingStore{})
+	m := New(failingStore{}, Config{})
 	ctx := context.Background()
 	at := newToken(DefaultAccessPrefix, "")
 	if _, err := m.Verify(ctx, at); !errors.Is(err, errDown) || errors.Is(err, authkit.ErrInvalidCredentials) {

@@ -8,13 +8,13 @@ import (
 )
 
 func benchManager(b *testing.B, cfg Config) *Manager {
-	st := store.NewMemory()
+	st := store.NewMemory(store.MemoryConfig{})
 	b.Cleanup(func() { st.Close() })
-	return NewWithConfig(st, cfg)
+	return New(st, cfg)
 }
 
 func BenchmarkIssue(b *testing.B) {
-	m := benchManager(b, Config{MaxTokens: 10})
+	m := benchManager(b, Config{MaxPerSubject: 10})
 	ctx := context.Background()
 	opts := IssueOptions{Scopes: []string{"read", "write"}}
 	b.ReportAllocs()

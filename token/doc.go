@@ -63,7 +63,7 @@
 //
 // A family ends when it has not been rotated for Config.RefreshIdleTimeout,
 // at Config.RefreshLifetime after its creation whatever happens, or when
-// revoked ([Manager.RevokeFamily], [Manager.Revoke], [Manager.RevokeSubject]).
+// revoked ([Manager.RevokeFamily], [Manager.RevokeToken], [Manager.RevokeSubject]).
 //
 // With the default Config.Grace of zero, any second use of a refresh token
 // revokes its family — including a client's retry after a lost response.

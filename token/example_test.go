@@ -16,12 +16,12 @@ import (
 
 // Issue an access token to an API client and check it on a request.
 func ExampleManager_Issue() {
-	st := store.NewMemory()
+	st := store.NewMemory(store.MemoryConfig{})
 	defer st.Close()
-	tokens := token.New(st)
+	tokens := token.New(st, token.Config{})
 	ctx := context.Background()
 
-	tok, _, err := tokens.Issue(ctx, "user-42", token.IssueOptions{Scopes: []string{"read"}, TTL: 24 * time.Hour})
+	tok, _, err := tokens.Issue(ctx, "user-42", token.IssueOptions{Scopes: []string{"read"}, Lifetime: 24 * time.Hour})
 	if err != nil {
 		panic(err)
 	}
@@ -53,9 +53,9 @@ func ExampleManager_Issue() {
 // Rotate a refresh token, and see reuse of a rotated-out token revoke the
 // whole family.
 func ExampleManager_Refresh() {
-	st := store.NewMemory()
+	st := store.NewMemory(store.MemoryConfig{})
 	defer st.Close()
-	tokens := token.New(st)
+	tokens := token.New(st, token.Config{})
 	ctx := context.Background()
 
 	rt1, fam, err := tokens.IssueRefresh(ctx, "user-42", token.FamilyOptions{Scopes: []string{"read"}})
@@ -82,12 +82,12 @@ func ExampleManager_Refresh() {
 
 // A password-reset link works once, and only for password reset.
 func ExampleManager_IssueOneTime() {
-	st := store.NewMemory()
+	st := store.NewMemory(store.MemoryConfig{})
 	defer st.Close()
-	tokens := token.New(st)
+	tokens := token.New(st, token.Config{})
 	ctx := context.Background()
 
-	link, err := tokens.IssueOneTime(ctx, "user-42", token.PurposePasswordReset, token.OneTimeOptions{TTL: 30 * time.Minute})
+	link, err := tokens.IssueOneTime(ctx, "user-42", token.PurposePasswordReset, token.OneTimeOptions{Lifetime: 30 * time.Minute})
 	if err != nil {
 		panic(err)
 	}
@@ -110,9 +110,9 @@ func ExampleManager_IssueOneTime() {
 // Pair opaque access tokens with refresh tokens; a retry inside the grace
 // window gets the same refresh token back.
 func ExampleManager_RefreshPair() {
-	st := store.NewMemory()
+	st := store.NewMemory(store.MemoryConfig{})
 	defer st.Close()
-	tokens := token.NewWithConfig(st, token.Config{AccessTTL: 15 * time.Minute, Grace: 5 * time.Second})
+	tokens := token.New(st, token.Config{AccessLifetime: 15 * time.Minute, Grace: 5 * time.Second})
 	ctx := context.Background()
 
 	p1, err := tokens.IssuePair(ctx, "user-42", token.FamilyOptions{ClientID: "mobile"})
@@ -127,7 +127,7 @@ func ExampleManager_RefreshPair() {
 	fmt.Println(err, retry.Refresh == p2.Refresh)
 
 	// Logout: revoking the refresh token ends the family and its access tokens.
-	_ = tokens.Revoke(ctx, p2.Refresh)
+	_ = tokens.RevokeToken(ctx, p2.Refresh)
 	_, err = tokens.Verify(ctx, p2.Access)
 	fmt.Println(errors.Is(err, token.ErrNotFound))
 

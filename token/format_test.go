@@ -128,7 +128,7 @@ func TestMalformedRejectedWithoutStoreCalls(t *testing.T) {
 			if _, err := e.m.Consume(ctx, tok, PurposePasswordReset); !errors.Is(err, ErrMalformed) {
 				t.Errorf("Consume: %v, want ErrMalformed", err)
 			}
-			if err := e.m.Revoke(ctx, tok); !errors.Is(err, ErrMalformed) {
+			if err := e.m.RevokeToken(ctx, tok); !errors.Is(err, ErrMalformed) {
 				t.Errorf("Revoke: %v, want ErrMalformed", err)
 			}
 			if k := e.m.KindOf(tok); k != KindUnknown {
@@ -205,9 +205,9 @@ func TestConfigRefused(t *testing.T) {
 		"ambiguous prefixes":        {AccessPrefix: "ak_", RefreshPrefix: "ak_rt_"},
 		"grace above max":           {Grace: MaxGrace + 1},
 		"negative grace":            {Grace: -1},
-		"negative access ttl":       {AccessTTL: -1},
-		"one-time ttl above max":    {OneTimeTTL: MaxOneTimeTTL + 1},
-		"negative cap":              {MaxTokens: -1},
+		"negative access ttl":       {AccessLifetime: -1},
+		"one-time ttl above max":    {OneTimeLifetime: MaxOneTimeLifetime + 1},
+		"negative cap":              {MaxPerSubject: -1},
 		"family access above max":   {MaxFamilyAccess: maxFamilyAccess + 1},
 	}
 	st := newMemEnv(t, Config{}).st
@@ -218,10 +218,10 @@ func TestConfigRefused(t *testing.T) {
 					t.Fatal("NewWithConfig accepted an invalid config")
 				}
 			}()
-			NewWithConfig(st, cfg)
+			New(st, cfg)
 		})
 	}
-	t.Run("max grace accepted", func(t *testing.T) { NewWithConfig(st, Config{Grace: MaxGrace}) })
+	t.Run("max grace accepted", func(t *testing.T) { New(st, Config{Grace: MaxGrace}) })
 }
 
 func TestTokenLogValueRedacts(t *testing.T) {
@@ -234,7 +234,7 @@ func TestTokenLogValueRedacts(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	m := NewWithConfig(newCountingMemory(f), Config{})
+	m := New(newCountingMemory(f), Config{})
 	f.Add(string(newToken(DefaultAccessPrefix, "")))
 	f.Add(string(newToken(DefaultRefreshPrefix, secret.Base62(locatorLen))))
 	f.Add(string(newToken(DefaultOneTimePrefix, "")))
@@ -275,7 +275,7 @@ func FuzzParse(f *testing.F) {
 }
 
 func newCountingMemory(tb testing.TB) *countingStore {
-	m := store.NewMemory()
+	m := store.NewMemory(store.MemoryConfig{})
 	tb.Cleanup(func() { m.Close() })
 	return &countingStore{Store: m}
 }

@@ -86,7 +86,7 @@ var memoryBackend = backend{
 	name:      "memory",
 	fakeClock: true,
 	open: func(t testing.TB, now func() time.Time) (store.Store, *store.Memory) {
-		m := store.NewMemoryWithConfig(store.MemoryConfig{Now: now})
+		m := store.NewMemory(store.MemoryConfig{Now: now})
 		t.Cleanup(func() { m.Close() })
 		return m, m
 	},
@@ -113,7 +113,7 @@ func newEnv(t *testing.T, b backend, cfg Config) *env {
 	st, mem := b.open(t, now)
 	e.mem = mem
 	e.st = &countingStore{Store: st}
-	e.m = NewWithConfig(e.st, cfg)
+	e.m = New(e.st, cfg)
 	return e
 }
 

@@ -18,11 +18,11 @@ const (
 	DefaultAccessPrefix       = "ak_at_"
 	DefaultRefreshPrefix      = "ak_rt_"
 	DefaultOneTimePrefix      = "ak_ot_"
-	DefaultAccessTTL          = time.Hour
+	DefaultAccessLifetime     = time.Hour
 	DefaultRefreshIdleTimeout = 14 * 24 * time.Hour
 	DefaultRefreshLifetime    = 30 * 24 * time.Hour
-	DefaultOneTimeTTL         = 15 * time.Minute
-	DefaultMaxTokens          = 100
+	DefaultOneTimeLifetime    = 15 * time.Minute
+	DefaultMaxPerSubject      = 100
 	DefaultMaxFamilies        = 50
 	DefaultMaxFamilyAccess    = 8
 )
@@ -31,8 +31,20 @@ const (
 const (
 	// MaxGrace is the longest [Config.Grace] New accepts.
 	MaxGrace = 10 * time.Second
-	// MaxOneTimeTTL is the longest lifetime of a one-time token.
-	MaxOneTimeTTL = 7 * 24 * time.Hour
+	// MaxOneTimeLifetime is the longest lifetime of a one-time token.
+	MaxOneTimeLifetime = 7 * 24 * time.Hour
+)
+
+// Deprecated names of the constants above, kept for one release.
+const (
+	// Deprecated: use DefaultAccessLifetime.
+	DefaultAccessTTL = DefaultAccessLifetime
+	// Deprecated: use DefaultOneTimeLifetime.
+	DefaultOneTimeTTL = DefaultOneTimeLifetime
+	// Deprecated: use DefaultMaxPerSubject.
+	DefaultMaxTokens = DefaultMaxPerSubject
+	// Deprecated: use MaxOneTimeLifetime.
+	MaxOneTimeTTL = MaxOneTimeLifetime
 )
 
 // Config configures a [Manager]. The zero value gives safe defaults. A Config
@@ -46,10 +58,10 @@ type Config struct {
 	// Changing a prefix invalidates every token issued with the old one.
 	AccessPrefix, RefreshPrefix, OneTimePrefix string
 
-	// AccessTTL is the lifetime of an access token when the issuer does not
+	// AccessLifetime is the lifetime of an access token when the issuer does not
 	// give one, and of every access token issued with a refresh token (never
-	// past its family's absolute lifetime). Zero means DefaultAccessTTL (1 h).
-	AccessTTL time.Duration
+	// past its family's absolute lifetime). Zero means DefaultAccessLifetime (1 h).
+	AccessLifetime time.Duration
 
 	// RefreshIdleTimeout ends a refresh family that has not been rotated
 	// for this long (RFC 9700 §4.14.2: refresh tokens should expire after a
@@ -74,14 +86,21 @@ type Config struct {
 	// old, or the predecessor after the window, is reuse as always.
 	Grace time.Duration
 
-	// OneTimeTTL is the lifetime of a one-time token when the issuer does
-	// not give one. Zero means DefaultOneTimeTTL (15 min). At most
-	// MaxOneTimeTTL.
-	OneTimeTTL time.Duration
+	// OneTimeLifetime is the lifetime of a one-time token when the issuer does
+	// not give one. Zero means DefaultOneTimeLifetime (15 min). At most
+	// MaxOneTimeLifetime.
+	OneTimeLifetime time.Duration
 
-	// MaxTokens caps the live access and one-time tokens one subject may
+	// MaxPerSubject caps the live access and one-time tokens one subject may
 	// hold (an index record per subject lists them); issuing past the cap
-	// revokes the oldest. Zero means DefaultMaxTokens (100); at most 1000.
+	// revokes the oldest. Zero means DefaultMaxPerSubject (100); at most 1000.
+	MaxPerSubject int
+
+	// Deprecated: use AccessLifetime; read only when AccessLifetime is zero.
+	AccessTTL time.Duration
+	// Deprecated: use OneTimeLifetime; read only when OneTimeLifetime is zero.
+	OneTimeTTL time.Duration
+	// Deprecated: use MaxPerSubject; read only when MaxPerSubject is zero.
 	MaxTokens int
 
 	// MaxFamilies caps the live refresh families (signed-in devices) of
@@ -140,14 +159,16 @@ var (
 	_ authkit.Revoker       = (*Manager)(nil)
 )
 
-// New returns a Manager keeping its records in st, with the default
-// configuration.
-func New(st store.Store) *Manager { return NewWithConfig(st, Config{}) }
+// NewWithConfig is New.
+//
+// Deprecated: use [New], which takes the Config.
+func NewWithConfig(st store.Store, cfg Config) *Manager { return New(st, cfg) }
 
-// NewWithConfig returns a Manager keeping its records in st, configured by
-// cfg. It panics if st is nil or cfg is invalid: a bad prefix, a negative
-// duration or cap, Grace above MaxGrace, OneTimeTTL above MaxOneTimeTTL.
-func NewWithConfig(st store.Store, cfg Config) *Manager {
+// New returns a Manager keeping its records in st, configured by cfg; the
+// zero Config is valid and gives the defaults documented on its fields. It
+// panics if st is nil or cfg is invalid: a bad prefix, a negative duration
+// or cap, Grace above MaxGrace, OneTimeLifetime above MaxOneTimeLifetime.
+func New(st store.Store, cfg Config) *Manager {
 	if st == nil {
 		panic("token: New given a nil store")
 	}
@@ -170,15 +191,24 @@ func NewWithConfig(st store.Store, cfg Config) *Manager {
 			}
 		}
 	}
+	if cfg.AccessLifetime == 0 {
+		cfg.AccessLifetime = cfg.AccessTTL
+	}
+	if cfg.OneTimeLifetime == 0 {
+		cfg.OneTimeLifetime = cfg.OneTimeTTL
+	}
+	if cfg.MaxPerSubject == 0 {
+		cfg.MaxPerSubject = cfg.MaxTokens
+	}
 	durations := []struct {
 		name string
 		v    *time.Duration
 		def  time.Duration
 	}{
-		{"AccessTTL", &cfg.AccessTTL, DefaultAccessTTL},
+		{"AccessLifetime", &cfg.AccessLifetime, DefaultAccessLifetime},
 		{"RefreshIdleTimeout", &cfg.RefreshIdleTimeout, DefaultRefreshIdleTimeout},
 		{"RefreshLifetime", &cfg.RefreshLifetime, DefaultRefreshLifetime},
-		{"OneTimeTTL", &cfg.OneTimeTTL, DefaultOneTimeTTL},
+		{"OneTimeLifetime", &cfg.OneTimeLifetime, DefaultOneTimeLifetime},
 		{"Grace", &cfg.Grace, 0},
 		{"LastUseInterval", &cfg.LastUseInterval, 0},
 	}
@@ -193,15 +223,15 @@ func NewWithConfig(st store.Store, cfg Config) *Manager {
 	if cfg.Grace > MaxGrace {
 		panic(fmt.Sprintf("token: Config.Grace %v exceeds MaxGrace (%v)", cfg.Grace, MaxGrace))
 	}
-	if cfg.OneTimeTTL > MaxOneTimeTTL {
-		panic(fmt.Sprintf("token: Config.OneTimeTTL %v exceeds MaxOneTimeTTL (%v)", cfg.OneTimeTTL, MaxOneTimeTTL))
+	if cfg.OneTimeLifetime > MaxOneTimeLifetime {
+		panic(fmt.Sprintf("token: Config.OneTimeLifetime %v exceeds MaxOneTimeLifetime (%v)", cfg.OneTimeLifetime, MaxOneTimeLifetime))
 	}
 	caps := []struct {
 		name     string
 		v        *int
 		def, max int
 	}{
-		{"MaxTokens", &cfg.MaxTokens, DefaultMaxTokens, index.MaxMembers},
+		{"MaxPerSubject", &cfg.MaxPerSubject, DefaultMaxPerSubject, index.MaxMembers},
 		{"MaxFamilies", &cfg.MaxFamilies, DefaultMaxFamilies, index.MaxMembers},
 		{"MaxFamilyAccess", &cfg.MaxFamilyAccess, DefaultMaxFamilyAccess, maxFamilyAccess},
 	}
@@ -220,7 +250,7 @@ func NewWithConfig(st store.Store, cfg Config) *Manager {
 	if m.log == nil {
 		m.log = slog.Default()
 	}
-	m.tokens = index.Index{Store: st, Prefix: tokenIdx, Max: cfg.MaxTokens, Now: cfg.Now}
+	m.tokens = index.Index{Store: st, Prefix: tokenIdx, Max: cfg.MaxPerSubject, Now: cfg.Now}
 	m.families = index.Index{Store: st, Prefix: familyIdx, Max: cfg.MaxFamilies, Now: cfg.Now}
 	return m
 }
@@ -255,22 +285,22 @@ func (m *Manager) emit(ctx context.Context, typ authkit.EventType, subject, reas
 	if m.cfg.Events == nil {
 		return
 	}
-	m.cfg.Events(ctx, authkit.Event{Type: typ, Time: m.now(), Method: "token", Subject: subject, Reason: reason})
+	m.cfg.Events(ctx, authkit.Event{Type: typ, Time: m.now(), Method: authkit.MethodToken, Subject: subject, Reason: reason})
 }
 
 // reason names a refusal for events; it is never shown to clients.
 func reason(err error) string {
 	switch err {
 	case ErrMalformed:
-		return "malformed"
+		return authkit.ReasonMalformed
 	case ErrNotFound:
-		return "unknown"
+		return authkit.ReasonUnknown
 	case ErrExpired:
-		return "expired"
+		return authkit.ReasonExpired
 	case ErrRevoked:
-		return "revoked"
+		return authkit.ReasonRevoked
 	case ErrReused:
-		return "reuse"
+		return authkit.ReasonReuse
 	case ErrClientMismatch:
 		return "client_mismatch"
 	}

@@ -21,8 +21,10 @@ const (
 
 // OneTimeOptions describes a one-time token to issue.
 type OneTimeOptions struct {
-	// TTL is the token's lifetime. Zero means Config.OneTimeTTL; at most
-	// MaxOneTimeTTL.
+	// Lifetime is the token's lifetime. Zero means Config.OneTimeLifetime; at most
+	// MaxOneTimeLifetime.
+	Lifetime time.Duration
+	// Deprecated: use Lifetime; read only when Lifetime is zero.
 	TTL time.Duration
 	// Data is returned by Consume: the email address being verified, say.
 	// At most MaxOneTimeData bytes. It is stored in clear: no secrets.
@@ -41,7 +43,7 @@ type OneTime struct {
 // IssueOneTime issues a single-use token for subject, bound to purpose, for
 // links such as password reset and email verification. Consume redeems it
 // once, for that purpose only. The store holds only a SHA-256 of the token
-// and purpose. One-time tokens count towards Config.MaxTokens and are
+// and purpose. One-time tokens count towards Config.MaxPerSubject and are
 // revoked by RevokeSubject.
 func (m *Manager) IssueOneTime(ctx context.Context, subject, purpose string, opts OneTimeOptions) (Token, error) {
 	if !validSubject(subject) {
@@ -53,12 +55,15 @@ func (m *Manager) IssueOneTime(ctx context.Context, subject, purpose string, opt
 	if len(opts.Data) > MaxOneTimeData {
 		return "", fmt.Errorf("%w: more than %d bytes of data", ErrInvalidOptions, MaxOneTimeData)
 	}
-	ttl := opts.TTL
+	ttl := opts.Lifetime
 	if ttl == 0 {
-		ttl = m.cfg.OneTimeTTL
+		ttl = opts.TTL
 	}
-	if ttl < 0 || ttl > MaxOneTimeTTL {
-		return "", fmt.Errorf("%w: TTL must be in (0, %v]", ErrInvalidOptions, MaxOneTimeTTL)
+	if ttl == 0 {
+		ttl = m.cfg.OneTimeLifetime
+	}
+	if ttl < 0 || ttl > MaxOneTimeLifetime {
+		return "", fmt.Errorf("%w: Lifetime must be in (0, %v]", ErrInvalidOptions, MaxOneTimeLifetime)
 	}
 	now := m.now()
 	rec := &oneTimeRecord{created: now, expires: now.Add(ttl), purpose: purpose, subject: subject}
@@ -92,13 +97,13 @@ func (m *Manager) Consume(ctx context.Context, presented Token, purpose string) 
 		return OneTime{}, fmt.Errorf("%w: purpose must be 1..%d printable ASCII characters", ErrInvalidOptions, MaxPurposeLen)
 	}
 	if !wellFormed(presented, m.cfg.OneTimePrefix, secretLen) {
-		m.emit(ctx, authkit.EventRejected, "", "malformed")
+		m.emit(ctx, authkit.EventRejected, "", authkit.ReasonMalformed)
 		return OneTime{}, ErrMalformed
 	}
 	key := oneTimeKey(purpose, presented)
 	raw, err := m.st.Get(ctx, string(key))
 	if errors.Is(err, store.ErrNotFound) {
-		m.emit(ctx, authkit.EventRejected, "", "unknown")
+		m.emit(ctx, authkit.EventRejected, "", authkit.ReasonUnknown)
 		return OneTime{}, ErrNotFound
 	}
 	if err != nil {
@@ -117,12 +122,12 @@ func (m *Manager) Consume(ctx context.Context, presented Token, purpose string) 
 		return OneTime{}, fmt.Errorf("token: consume: %w", err)
 	}
 	if !ok {
-		m.emit(ctx, authkit.EventRejected, rec.subject, "unknown")
+		m.emit(ctx, authkit.EventRejected, rec.subject, authkit.ReasonUnknown)
 		return OneTime{}, ErrNotFound
 	}
 	m.cleanup(ctx, m.tokens.Remove(ctx, rec.subject, string(key)))
 	if !m.now().Before(rec.expires) {
-		m.emit(ctx, authkit.EventRejected, rec.subject, "expired")
+		m.emit(ctx, authkit.EventRejected, rec.subject, authkit.ReasonExpired)
 		return OneTime{}, ErrExpired
 	}
 	return OneTime{Subject: rec.subject, Purpose: rec.purpose, Data: rec.data, Created: rec.created, Expires: rec.expires}, nil
@@ -154,6 +159,6 @@ func (m *Manager) RevokeOneTime(ctx context.Context, subject, purpose string) er
 	if err := m.tokens.Remove(ctx, subject, done...); err != nil {
 		return fmt.Errorf("token: revoke: %w", err)
 	}
-	m.emit(ctx, authkit.EventRevoke, subject, "one_time")
+	m.emit(ctx, authkit.EventRevoke, subject, authkit.ReasonOneTime)
 	return nil
 }

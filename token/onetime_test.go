@@ -70,7 +70,7 @@ func TestOneTimeConcurrentConsume(t *testing.T) {
 }
 
 func TestOneTimeExpiryAndOptions(t *testing.T) {
-	e := newMemEnv(t, Config{OneTimeTTL: 10 * time.Minute})
+	e := newMemEnv(t, Config{OneTimeLifetime: 10 * time.Minute})
 	ctx := context.Background()
 	tok, _ := e.m.IssueOneTime(ctx, "alice", PurposePasswordReset, OneTimeOptions{})
 	e.clock.Add(10 * time.Minute)
@@ -86,8 +86,8 @@ func TestOneTimeExpiryAndOptions(t *testing.T) {
 		{"long purpose", "a", strings.Repeat("p", MaxPurposeLen+1), OneTimeOptions{}},
 		{"empty subject", "", "p", OneTimeOptions{}},
 		{"too much data", "a", "p", OneTimeOptions{Data: make([]byte, MaxOneTimeData+1)}},
-		{"ttl too long", "a", "p", OneTimeOptions{TTL: MaxOneTimeTTL + 1}},
-		{"negative ttl", "a", "p", OneTimeOptions{TTL: -1}},
+		{"ttl too long", "a", "p", OneTimeOptions{Lifetime: MaxOneTimeLifetime + 1}},
+		{"negative ttl", "a", "p", OneTimeOptions{Lifetime: -1}},
 	}
 	for _, c := range bad {
 		t.Run(c.name, func(t *testing.T) {

@@ -89,7 +89,7 @@ func (m *Manager) IssueRefresh(ctx context.Context, subject string, opts FamilyO
 
 // IssuePair starts a refresh family for subject and returns its first
 // refresh token with an opaque access token issued from it (lifetime
-// Config.AccessTTL). Revoking the family deletes the access token.
+// Config.AccessLifetime). Revoking the family deletes the access token.
 func (m *Manager) IssuePair(ctx context.Context, subject string, opts FamilyOptions) (Pair, error) {
 	rt, fam, at, info, err := m.startFamily(ctx, subject, opts, true)
 	if err != nil {
@@ -157,17 +157,17 @@ func (m *Manager) startFamily(ctx context.Context, subject string, opts FamilyOp
 			m.cleanup(ctx, err)
 		}
 	}
-	m.emit(ctx, authkit.EventLogin, subject, "refresh_family")
+	m.emit(ctx, authkit.EventLogin, subject, authkit.ReasonRefreshFamily)
 	return rt, f.info(key), at, atInfo, nil
 }
 
 // newFamilyAccess makes an access token for family f (under key) and its
-// record. It lives Config.AccessTTL, never past the family's deadlines, so
+// record. It lives Config.AccessLifetime, never past the family's deadlines, so
 // it never outlives the family record that tracks it.
 func (m *Manager) newFamilyAccess(key storeKey, f *familyRecord, now time.Time) (Token, storeKey, *accessRecord) {
 	at := newToken(m.cfg.AccessPrefix, "")
 	rec := &accessRecord{
-		created: now, expires: minTime(now.Add(m.cfg.AccessTTL), f.storeExpiry()), authTime: f.authTime,
+		created: now, expires: minTime(now.Add(m.cfg.AccessLifetime), f.storeExpiry()), authTime: f.authTime,
 		subject: f.subject, clientID: f.clientID, familyID: key.id(),
 		scopes: f.scopes,
 	}
@@ -201,7 +201,7 @@ func (m *Manager) newFamilyAccess(key storeKey, f *familyRecord, now time.Time) 
 func (m *Manager) Refresh(ctx context.Context, presented Token, clientID string) (Token, FamilyInfo, error) {
 	loc, ok := m.refreshLocator(presented)
 	if !ok {
-		m.emit(ctx, authkit.EventRejected, "", "malformed")
+		m.emit(ctx, authkit.EventRejected, "", authkit.ReasonMalformed)
 		return "", FamilyInfo{}, ErrMalformed
 	}
 	key := familyKey(loc)
@@ -299,12 +299,12 @@ func (m *Manager) Refresh(ctx context.Context, presented Token, clientID string)
 	switch outcome {
 	case reused:
 		m.afterRevoke(ctx, key, old, true)
-		m.emit(ctx, authkit.EventRefreshReuse, old.subject, "reuse")
+		m.emit(ctx, authkit.EventRefreshReuse, old.subject, authkit.ReasonReuse)
 		revoked := old.info(key)
 		revoked.Revoked = true
 		return "", revoked, ErrReused
 	case replayed:
-		m.emit(ctx, authkit.EventRefresh, info.Subject, "grace")
+		m.emit(ctx, authkit.EventRefresh, info.Subject, authkit.ReasonGrace)
 	default:
 		m.emit(ctx, authkit.EventRefresh, info.Subject, "")
 	}
@@ -312,7 +312,7 @@ func (m *Manager) Refresh(ctx context.Context, presented Token, clientID string)
 }
 
 // RefreshPair is Refresh followed by issuing an opaque access token from the
-// family (lifetime Config.AccessTTL, never past the family's deadlines). A
+// family (lifetime Config.AccessLifetime, never past the family's deadlines). A
 // retry inside the grace window gets the same refresh token and a new access
 // token.
 func (m *Manager) RefreshPair(ctx context.Context, presented Token, clientID string) (Pair, error) {
@@ -470,7 +470,7 @@ func (m *Manager) RevokeFamily(ctx context.Context, subject, id string) error {
 		return err
 	}
 	if old != nil { // not when it was revoked already
-		m.emit(ctx, authkit.EventRevoke, subject, "family")
+		m.emit(ctx, authkit.EventRevoke, subject, authkit.ReasonFamily)
 	}
 	return nil
 }

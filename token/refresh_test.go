@@ -313,7 +313,7 @@ func TestGrace(t *testing.T) {
 		if _, _, err := e.m.Refresh(ctx, rt1, ""); err != nil {
 			t.Fatal(err)
 		}
-		graceful := NewWithConfig(e.st, Config{Grace: time.Second, Now: e.clock.Now})
+		graceful := New(e.st, Config{Grace: time.Second, Now: e.clock.Now})
 		if _, _, err := graceful.Refresh(ctx, rt1, ""); !errors.Is(err, ErrReused) {
 			t.Fatalf("retry with nothing sealed: %v, want ErrReused", err)
 		}
@@ -324,9 +324,9 @@ func TestGrace(t *testing.T) {
 // with the store created inside the bubble.
 func TestGraceWindowSynctest(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		st := store.NewMemory()
+		st := store.NewMemory(store.MemoryConfig{})
 		defer st.Close()
-		m := NewWithConfig(st, Config{Grace: 3 * time.Second, RefreshIdleTimeout: time.Minute})
+		m := New(st, Config{Grace: 3 * time.Second, RefreshIdleTimeout: time.Minute})
 		ctx := context.Background()
 		rt1, _, _ := m.IssueRefresh(ctx, "alice", FamilyOptions{})
 		rt2, _, err := m.Refresh(ctx, rt1, "")
@@ -372,7 +372,7 @@ func TestFamilyLifetimes(t *testing.T) {
 		}
 	})
 	t.Run("absolute", func(t *testing.T) {
-		e := newMemEnv(t, Config{RefreshIdleTimeout: time.Hour, RefreshLifetime: 3 * time.Hour, AccessTTL: 2 * time.Hour})
+		e := newMemEnv(t, Config{RefreshIdleTimeout: time.Hour, RefreshLifetime: 3 * time.Hour, AccessLifetime: 2 * time.Hour})
 		p, _ := e.m.IssuePair(ctx, "alice", FamilyOptions{})
 		rt := p.Refresh
 		for i := range 5 {
@@ -575,7 +575,7 @@ func TestRevokeFamilyAndRevoke(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := e.m.Revoke(ctx, next.Refresh); err != nil {
+		if err := e.m.RevokeToken(ctx, next.Refresh); err != nil {
 			t.Fatal(err)
 		}
 		for _, at := range []Token{p2.Access, next.Access} {

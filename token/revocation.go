@@ -10,7 +10,7 @@ import (
 )
 
 // DefaultRevocationMaxBody is the request body limit of a revocation
-// endpoint whose RevocationConfig.MaxBodyBytes is zero.
+// endpoint whose RevocationConfig.MaxBodySize is zero.
 const DefaultRevocationMaxBody = 4 << 10
 
 // RevocationConfig configures [Manager.RevocationHandler]. It must not be
@@ -27,8 +27,11 @@ type RevocationConfig struct {
 	// FamilyOptions.ClientID; "" matches tokens issued with no client).
 	AuthenticateClient func(r *http.Request) (clientID string, err error)
 
-	// MaxBodyBytes bounds the request body. Zero means
+	// MaxBodySize bounds the request body. Zero means
 	// DefaultRevocationMaxBody (4 KiB).
+	MaxBodySize int64
+
+	// Deprecated: use MaxBodySize; read only when MaxBodySize is zero.
 	MaxBodyBytes int64
 
 	// RetryAfter is the Retry-After header, in whole seconds, of a 503 sent
@@ -54,11 +57,14 @@ func (m *Manager) RevocationHandler(cfg RevocationConfig) http.Handler {
 	if cfg.AuthenticateClient == nil {
 		panic("token: RevocationConfig.AuthenticateClient is nil")
 	}
-	if cfg.MaxBodyBytes < 0 || cfg.RetryAfter < 0 {
+	if cfg.MaxBodySize < 0 || cfg.RetryAfter < 0 {
 		panic("token: RevocationConfig has a negative limit")
 	}
-	if cfg.MaxBodyBytes == 0 {
-		cfg.MaxBodyBytes = DefaultRevocationMaxBody
+	if cfg.MaxBodySize == 0 {
+		cfg.MaxBodySize = cfg.MaxBodyBytes
+	}
+	if cfg.MaxBodySize == 0 {
+		cfg.MaxBodySize = DefaultRevocationMaxBody
 	}
 	if cfg.RetryAfter == 0 {
 		cfg.RetryAfter = 5
@@ -82,7 +88,7 @@ func (h *revocationHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, http.StatusBadRequest, "invalid_request")
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes)
+	r.Body = http.MaxBytesReader(w, r.Body, h.cfg.MaxBodySize)
 	if err := r.ParseForm(); err != nil {
 		oauthError(w, http.StatusBadRequest, "invalid_request")
 		return

@@ -22,7 +22,7 @@ func TestRevocationHandler(t *testing.T) {
 			}
 			return id, nil
 		},
-		MaxBodyBytes: 1024,
+		MaxBodySize: 1024,
 	})
 	send := func(method, body, client string, hdr map[string]string) *httptest.ResponseRecorder {
 		r := httptest.NewRequest(method, "/revoke", strings.NewReader(body))
@@ -143,7 +143,7 @@ func TestRevocationHandler(t *testing.T) {
 	})
 
 	t.Run("store failure", func(t *testing.T) {
-		m := NewWithConfig(failingStore{}, Config{Logger: slog.New(slog.DiscardHandler)})
+		m := New(failingStore{}, Config{Logger: slog.New(slog.DiscardHandler)})
 		h := m.RevocationHandler(RevocationConfig{AuthenticateClient: func(*http.Request) (string, error) { return "", nil }})
 		r := httptest.NewRequest("POST", "/revoke", strings.NewReader(form("token", string(newToken(DefaultAccessPrefix, "")))))
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")

@@ -31,7 +31,7 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8082", "listen address")
 	flag.Parse()
 
-	st := store.NewMemory() // tokens; a Redis or SQL store survives restarts
+	st := store.NewMemory(store.MemoryConfig{}) // tokens; a Redis or SQL store survives restarts
 	defer st.Close()
 	h := hash.New(hash.Config{})
 	app, err := newApp(st, h, map[string]string{"alice": "wonderland-42"})
@@ -53,7 +53,7 @@ type app struct {
 // their passwords once.
 func newApp(st store.Store, h *hash.Hasher, users map[string]string) (http.Handler, error) {
 	a := &app{
-		tokens: token.NewWithConfig(st, token.Config{AccessTTL: 15 * time.Minute}),
+		tokens: token.New(st, token.Config{AccessLifetime: 15 * time.Minute}),
 		hasher: h,
 		users:  map[string]string{},
 	}

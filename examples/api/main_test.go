@@ -14,7 +14,7 @@ import (
 )
 
 func TestAPI(t *testing.T) {
-	st := store.NewMemory()
+	st := store.NewMemory(store.MemoryConfig{})
 	defer st.Close()
 	h := hash.New(hash.Config{Scheme: hash.Argon2id{Memory: 1024, Time: 1}, InsecureWeakParameters: true})
 	handler, err := newApp(st, h, map[string]string{"alice": "wonderland-42"})

@@ -80,7 +80,7 @@ type app struct {
 // newApp builds one instance. Every instance gets the same store: that is
 // all it takes to share sessions.
 func newApp(name string, st store.Store, h *hash.Hasher, users map[string]string) (http.Handler, error) {
-	a := &app{name: name, sessions: session.New(st), hasher: h, users: map[string]string{}}
+	a := &app{name: name, sessions: session.New(st, session.Config{}), hasher: h, users: map[string]string{}}
 	for u, pw := range users {
 		encoded, err := h.Hash(context.Background(), pw)
 		if err != nil {

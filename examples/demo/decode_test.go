@@ -18,9 +18,9 @@ import (
 
 // A real session record, made by the session package.
 func realSessionRecord(t testing.TB) []byte {
-	mem := store.NewMemory()
+	mem := store.NewMemory(store.MemoryConfig{})
 	defer mem.Close()
-	m := session.New(mem)
+	m := session.New(mem, session.Config{})
 	h := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		m.Login(r.Context(), "alice")
 		session.Set(r.Context(), "n", 42)
@@ -236,7 +236,7 @@ func TestDescribeHash(t *testing.T) {
 }
 
 func TestThrottleCounter(t *testing.T) {
-	mem := store.NewMemory()
+	mem := store.NewMemory(store.MemoryConfig{})
 	defer mem.Close()
 	now := time.Now().Truncate(time.Millisecond)
 	th := &throttle{st: mem, now: func() time.Time { return now }, window: time.Minute, perAccount: 2, perIP: 100}

@@ -74,7 +74,7 @@ type testServer struct {
 // newTestServer starts the demo on an in-memory store, on 127.0.0.1.
 func newTestServer(t *testing.T, change ...func(*config)) *testServer {
 	t.Helper()
-	mem := store.NewMemory()
+	mem := store.NewMemory(store.MemoryConfig{})
 	t.Cleanup(func() { mem.Close() })
 	th := newTestHasher()
 	cfg := config{Store: mem, Hasher: th, Logger: slog.New(slog.DiscardHandler)}

@@ -145,12 +145,13 @@ func newServer(cfg config) (*server, error) {
 		s.events.add(e)
 		authkit.LogEvents(s.log)(ctx, e)
 	}
-	s.sessions = session.NewWithConfig(s.st, session.Config{
+	s.sessions = session.New(s.st, session.Config{
 		TrustedProxies: cfg.TrustedProxies,
 		Events:         events,
 		Logger:         s.log,
 		Now:            cfg.Now,
 	})
+
 	// A fresh Ed25519 key at every start: JWTs from an earlier run, or from
 	// another instance, do not verify. A real deployment loads its keys
 	// (jwt.LoadKeyFile, jwt.KeyFromEnv) and rotates them with KeySet.
@@ -161,7 +162,7 @@ func newServer(cfg config) (*server, error) {
 	if s.keys, err = jwt.NewKeySet(key); err != nil {
 		return nil, err
 	}
-	s.issuer = jwt.NewIssuer(s.keys, jwt.IssuerConfig{Issuer: realm, Audience: []string{realm}, TTL: jwtTTL, Now: cfg.Now})
+	s.issuer = jwt.NewIssuer(s.keys, jwt.IssuerConfig{Issuer: realm, Audience: []string{realm}, Lifetime: jwtTTL, Now: cfg.Now})
 	s.jwts = jwt.NewVerifier(s.keys, jwt.Config{
 		Issuer:         realm,
 		Audience:       realm,
@@ -177,14 +178,15 @@ func newServer(cfg config) (*server, error) {
 	// family's ID goes into the subject's JWT revocation record, which the
 	// verifier reads anyway. So the JWTs issued from the family (their fid
 	// claim) are refused at once, with no extra store read per request.
-	s.tokens = token.NewWithConfig(s.st, token.Config{
-		AccessTTL:       accessTTL,
+	s.tokens = token.New(s.st, token.Config{
+		AccessLifetime:  accessTTL,
 		RefreshLifetime: refreshTTL,
 		FamilyRevoked:   s.jwts.FamilyRevoked,
 		Events:          events,
 		Logger:          s.log,
 		Now:             cfg.Now,
 	})
+
 	// Pairs issues a JWT with a refresh token, rotates the refresh token and
 	// carries it in an HttpOnly, Secure, SameSite=Strict cookie scoped to
 	// the refresh endpoint.

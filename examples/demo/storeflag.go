@@ -136,7 +136,7 @@ func openStoreIn(ctx context.Context, flagValue, prefix, table string) (store.St
 	defer cancel()
 	switch spec.kind {
 	case "memory":
-		m := store.NewMemory()
+		m := store.NewMemory(store.MemoryConfig{})
 		return m, spec.desc, func() { m.Close() }, nil
 	case "redis":
 		opts, err := redis.ParseURL(spec.dsn)

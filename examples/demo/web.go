@@ -429,7 +429,7 @@ func (s *server) devices(w http.ResponseWriter, r *http.Request) {
 func (s *server) webRevokeSession(w http.ResponseWriter, r *http.Request) {
 	id, _ := authkit.IdentityFrom(r.Context())
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-	err := s.sessions.Revoke(r.Context(), id.Subject, r.PostFormValue("handle"))
+	err := s.sessions.RevokeID(r.Context(), id.Subject, r.PostFormValue("handle"))
 	if err != nil && !errors.Is(err, session.ErrNotFound) {
 		s.log.Error("revoke session", "err", err)
 		redirect(w, r, "/devices", "e", "unavailable", "")

@@ -27,7 +27,7 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8083", "listen address")
 	flag.Parse()
 
-	st := store.NewMemory() // refresh families and JWT revocations
+	st := store.NewMemory(store.MemoryConfig{}) // refresh families and JWT revocations
 	defer st.Close()
 	app, err := newApp(st, hash.New(hash.Config{}), map[string]string{"alice": "wonderland-42"})
 	if err != nil {
@@ -64,8 +64,8 @@ func newApp(st store.Store, h *hash.Hasher, users map[string]string) (http.Handl
 	// cookie is replayed: the JWTs issued from the family (their fid claim)
 	// are then refused at once, within the verifier's one store read.
 	jwts := jwt.NewVerifier(keys, jwt.Config{Issuer: "spa", Audience: "spa", Store: st})
-	tokens := token.NewWithConfig(st, token.Config{FamilyRevoked: jwts.FamilyRevoked})
-	issuer := jwt.NewIssuer(keys, jwt.IssuerConfig{Issuer: "spa", Audience: []string{"spa"}, TTL: 5 * time.Minute})
+	tokens := token.New(st, token.Config{FamilyRevoked: jwts.FamilyRevoked})
+	issuer := jwt.NewIssuer(keys, jwt.IssuerConfig{Issuer: "spa", Audience: []string{"spa"}, Lifetime: 5 * time.Minute})
 	a := &app{
 		hasher: h,
 		users:  map[string]string{},

@@ -26,7 +26,7 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8081", "listen address")
 	flag.Parse()
 
-	st := store.NewMemory() // sessions; use a Redis or SQL store to share them
+	st := store.NewMemory(store.MemoryConfig{}) // sessions; use a Redis or SQL store to share them
 	defer st.Close()
 	srv := &http.Server{Addr: *addr, Handler: newApp(st, hash.New(hash.Config{})), ReadHeaderTimeout: 10 * time.Second}
 	log.Printf("webapp on http://%s", *addr)
@@ -44,7 +44,7 @@ type app struct {
 }
 
 func newApp(st store.Store, h *hash.Hasher) http.Handler {
-	a := &app{sessions: session.New(st), hasher: h, users: map[string]string{}}
+	a := &app{sessions: session.New(st, session.Config{}), hasher: h, users: map[string]string{}}
 
 	// Pages that need a signed-in user: a browser without a session is sent
 	// to the home page, where the sign-in form is.

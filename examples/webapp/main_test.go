@@ -14,7 +14,7 @@ import (
 )
 
 func newTest(t *testing.T) (*httptest.Server, func() *http.Client) {
-	st := store.NewMemory()
+	st := store.NewMemory(store.MemoryConfig{})
 	t.Cleanup(func() { st.Close() })
 	h := hash.New(hash.Config{Scheme: hash.Argon2id{Memory: 1024, Time: 1}, InsecureWeakParameters: true})
 	ts := httptest.NewServer(newApp(st, h))

@@ -13,7 +13,7 @@ import (
 )
 
 func TestUpdateConcurrentIncrements(t *testing.T) {
-	st := store.NewMemory()
+	st := store.NewMemory(store.MemoryConfig{})
 	defer st.Close()
 	ctx := context.Background()
 	const workers, each = 16, 25
@@ -49,7 +49,7 @@ func (conflicting) CompareAndSwap(context.Context, string, []byte, []byte, time.
 }
 
 func TestUpdateGivesUp(t *testing.T) {
-	st := store.NewMemory()
+	st := store.NewMemory(store.MemoryConfig{})
 	defer st.Close()
 	calls := 0
 	err := cas.Update(context.Background(), conflicting{st}, "k", cas.Policy{Attempts: 3, BaseDelay: time.Microsecond}, func([]byte) ([]byte, time.Time, error) {
@@ -62,7 +62,7 @@ func TestUpdateGivesUp(t *testing.T) {
 }
 
 func TestUpdateNoChangeAndAbort(t *testing.T) {
-	st := store.NewMemory()
+	st := store.NewMemory(store.MemoryConfig{})
 	defer st.Close()
 	ctx := context.Background()
 	if err := st.Set(ctx, "k", []byte("v"), time.Now().Add(time.Hour)); err != nil {
@@ -94,7 +94,7 @@ func TestUpdateNoChangeAndAbort(t *testing.T) {
 }
 
 func TestUpdateCancelled(t *testing.T) {
-	st := store.NewMemory()
+	st := store.NewMemory(store.MemoryConfig{})
 	defer st.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()

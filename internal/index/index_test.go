@@ -27,7 +27,7 @@ func (c *clock) Add(d time.Duration) {
 
 func newIndex(t *testing.T, max int) (*Index, *clock) {
 	c := &clock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
-	st := store.NewMemoryWithConfig(store.MemoryConfig{Now: c.Now})
+	st := store.NewMemory(store.MemoryConfig{Now: c.Now})
 	t.Cleanup(func() { st.Close() })
 	return &Index{Store: st, Prefix: "idx:", Max: max, Now: c.Now}, c
 }

@@ -48,7 +48,7 @@ func FuzzAgainstMemory(f *testing.F) {
 		if _, err := db.Exec(`DELETE FROM "` + s.table + `"`); err != nil {
 			t.Fatal(err)
 		}
-		m := store.NewMemoryWithConfig(store.MemoryConfig{Now: c.Now, SweepInterval: -1})
+		m := store.NewMemory(store.MemoryConfig{Now: c.Now, SweepInterval: -1})
 		defer m.Close()
 		next := func() int {
 			if len(prog) == 0 {

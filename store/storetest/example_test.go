@@ -10,7 +10,7 @@ import (
 // newMyStore stands for your adapter's constructor: it returns a fresh, empty
 // store and registers its teardown with t.Cleanup.
 func newMyStore(t *testing.T) store.Store {
-	m := store.NewMemory()
+	m := store.NewMemory(store.MemoryConfig{})
 	t.Cleanup(func() { m.Close() })
 	return m
 }

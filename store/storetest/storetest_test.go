@@ -172,7 +172,7 @@ func TestSuitePasses(t *testing.T) {
 	}{
 		{"fake", func(testingT) store.Store { return newFake(bugs{}) }},
 		{"Memory", func(t testingT) store.Store {
-			m := store.NewMemory()
+			m := store.NewMemory(store.MemoryConfig{})
 			t.Cleanup(func() { m.Close() })
 			return m
 		}},

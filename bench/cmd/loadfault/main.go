@@ -100,8 +100,8 @@ type app struct {
 func newApp(st store.Store) (*app, error) {
 	quiet := slog.New(slog.DiscardHandler)
 	a := &app{errLog: &panicLog{}}
-	a.sessions = session.NewWithConfig(st, session.Config{Logger: quiet})
-	a.tokens = token.NewWithConfig(st, token.Config{Logger: quiet})
+	a.sessions = session.New(st, session.Config{Logger: quiet})
+	a.tokens = token.New(st, token.Config{Logger: quiet})
 	key, err := jwt.GenerateKey(jwt.HS256)
 	if err != nil {
 		return nil, err
@@ -110,7 +110,7 @@ func newApp(st store.Store) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.issuer = jwt.NewIssuer(ks, jwt.IssuerConfig{Issuer: "https://bench.example", Audience: []string{"bench"}, TTL: time.Hour})
+	a.issuer = jwt.NewIssuer(ks, jwt.IssuerConfig{Issuer: "https://bench.example", Audience: []string{"bench"}, Lifetime: time.Hour})
 	jwts := jwt.NewVerifier(ks, jwt.Config{Issuer: "https://bench.example", Audience: "bench", Store: st})
 	guard := &authkit.Guard{Realm: "authkit-bench", Logger: quiet, RetryAfter: time.Second}
 

@@ -50,7 +50,7 @@ const samples = 10000 // sessions kept (as requests) to measure loads
 
 func main() {
 	sizesFlag := flag.String("sizes", "1000,100000,1000000", "session counts, comma-separated")
-	capsFlag := flag.String("caps", "20,100,1000", "per-user index caps (MaxSessionsPerUser) to measure")
+	capsFlag := flag.String("caps", "20,100,1000", "per-user index caps (MaxPerSubject) to measure")
 	redisAddr := flag.String("redis", "", `Redis address; empty starts a private redis-server, "none" skips Redis`)
 	workers := flag.Int("workers", 16, "goroutines creating sessions")
 	mdPath := flag.String("md", "", "write the Markdown section here (default stdout)")
@@ -105,7 +105,7 @@ func main() {
 	r.growth()
 
 	out.WriteString("\n#### Per-user session index at its cap\n\n")
-	fmt.Fprintf(&out, "One user holding `MaxSessionsPerUser` sessions (filled by that many Logins with the same %d-byte User-Agent). *Login at cap* is one Login behind the Middleware (one httptest request) that adds a session and logs out the oldest; *list* is `Manager.Sessions` (the index, then every listed session's record, one store Get each); *index record* is the size of the user's index record (the store accepts values up to %d bytes).\n\n", len(userAgent), store.MaxValueSize)
+	fmt.Fprintf(&out, "One user holding `MaxPerSubject` sessions (filled by that many Logins with the same %d-byte User-Agent). *Login at cap* is one Login behind the Middleware (one httptest request) that adds a session and logs out the oldest; *list* is `Manager.Sessions` (the index, then every listed session's record, one store Get each); *index record* is the size of the user's index record (the store accepts values up to %d bytes).\n\n", len(userAgent), store.MaxValueSize)
 	out.WriteString("| store | cap | login at cap | list (Sessions) | index record |\n|---|---:|---:|---:|---:|\n")
 	for _, c := range caps {
 		r.capRow("memory", c, nil)
@@ -172,7 +172,7 @@ func serverVersion(ctx context.Context, addr string) string {
 // removes what it holds.
 func (r *runner) newStore(kind string, rc *redis.Client) (store.Store, func()) {
 	if kind == "memory" {
-		m := store.NewMemory()
+		m := store.NewMemory(store.MemoryConfig{})
 		return m, func() { m.Close() }
 	}
 	prefix := "authkit-scale:" + rand.Text() + ":"
@@ -226,7 +226,7 @@ func liveHeap() uint64 {
 func (r *runner) scaleRow(kind string, n int, rc *redis.Client) {
 	log.Printf("%s: %d sessions", kind, n)
 	st, cleanup := r.newStore(kind, rc)
-	m := session.NewWithConfig(st, session.Config{IdleTimeout: 30 * time.Minute, Lifetime: 24 * time.Hour})
+	m := session.New(st, session.Config{IdleTimeout: 30 * time.Minute, Lifetime: 24 * time.Hour})
 	h := loginHandler(m)
 
 	stride := max(1, n/samples)
@@ -376,7 +376,7 @@ func (r *runner) capRow(kind string, capN int, rc *redis.Client) {
 	log.Printf("%s: index at cap %d", kind, capN)
 	st, cleanup := r.newStore(kind, rc)
 	defer cleanup()
-	m := session.NewWithConfig(st, session.Config{IdleTimeout: 30 * time.Minute, Lifetime: 24 * time.Hour, MaxSessionsPerUser: capN})
+	m := session.New(st, session.Config{IdleTimeout: 30 * time.Minute, Lifetime: 24 * time.Hour, MaxPerSubject: capN})
 	h := loginHandler(m)
 	const user = "heavy-user"
 	for i := 0; i < capN; i++ {
