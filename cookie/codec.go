@@ -13,6 +13,7 @@ import (
 	"hash"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/chacha20poly1305"
@@ -62,6 +63,7 @@ var (
 	errMalformed   = fmt.Errorf("%w: not canonical base64url of a possible length", ErrInvalid)
 	errWrongFormat = fmt.Errorf("%w: unknown format, or a value of the other mode", ErrInvalid)
 	errAuth        = fmt.Errorf("%w: authentication failed", ErrInvalid)
+	errUnknownKey  = fmt.Errorf("%w: the value names a key this Codec does not hold", ErrUnknownKey)
 )
 
 // Key is one secret of a [Codec] key list.
@@ -84,16 +86,31 @@ type Key struct {
 // use different subkeys and formats, so a value made by one never opens in
 // the other.
 //
-// Make a Codec with [NewCodec]. It is safe for concurrent use. Set Now, if at
-// all, before first use and do not change it afterwards.
+// Make a Codec with [NewCodec]. It is safe for concurrent use, including
+// [Codec.SetKeys] while values are being sealed and opened. Set the exported
+// fields, if at all, before first use and do not change them afterwards.
 type Codec struct {
 	// Now returns the current time, used to stamp and check expiries. Nil
 	// means time.Now. Tests inject a fixed clock here.
 	Now func() time.Time
 
-	keys []*codecKey // keys[0] seals and signs; all open and verify
-}
+	// MaxTTL, when positive, is the longest ttl Seal and Sign accept; a
+	// longer one is an error wrapping [ErrInvalidTTL]. Set it to the time a
+	// retired key is kept for opening, so that no value outlives its key.
+	// Zero means no limit.
+	MaxTTL time.Duration
 
+	// OnUnknownKey, when set, is called by Open and Verify when a value names
+	// a key ID the Codec does not hold, before refusing it. If it returns
+	// true — it has installed newer keys with [Codec.SetKeys] — the key is
+	// looked up once more. It runs on the request path for every such value,
+	// forged ones included, so it must be cheap or rate-limited. A key
+	// manager shared by several servers (package keyring) sets it to reload
+	// the keys another server has just added.
+	OnUnknownKey func(id uint32) bool
+
+	keys atomic.Pointer[[]*codecKey] // [0] seals and signs; all open and verify
+}
 type codecKey struct {
 	id   uint32
 	aead cipher.AEAD // XChaCha20-Poly1305 under the derived seal subkey
@@ -112,44 +129,85 @@ type codecKey struct {
 // It returns an error wrapping [ErrInvalidKey] for an empty list, a secret
 // shorter than [MinKeySize] bytes, or a repeated ID.
 func NewCodec(keys ...Key) (*Codec, error) {
-	if len(keys) == 0 {
-		return nil, fmt.Errorf("%w: no keys", ErrInvalidKey)
+	c := &Codec{}
+	if err := c.SetKeys(keys...); err != nil {
+		return nil, err
 	}
-	c := &Codec{keys: make([]*codecKey, 0, len(keys))}
+	return c, nil
+}
+
+// SetKeys replaces the Codec's keys, with the rules of [NewCodec]: keys[0]
+// seals and signs from now on, and every key of the list opens and
+// verifies. The swap is atomic: a call in progress finishes with the keys it
+// started with, and no call sees a mixture. On error the keys are left as
+// they were.
+//
+// It is how keys change on a running server, for example when a key manager
+// shared by a fleet rotates them; each call derives the subkeys afresh.
+func (c *Codec) SetKeys(keys ...Key) error {
+	if len(keys) == 0 {
+		return fmt.Errorf("%w: no keys", ErrInvalidKey)
+	}
+	list := make([]*codecKey, 0, len(keys))
 	for i, k := range keys {
 		if len(k.Secret) < MinKeySize {
-			return nil, fmt.Errorf("%w: key %d (ID %d) is %d bytes, want at least %d", ErrInvalidKey, i, k.ID, len(k.Secret), MinKeySize)
+			return fmt.Errorf("%w: key %d (ID %d) is %d bytes, want at least %d", ErrInvalidKey, i, k.ID, len(k.Secret), MinKeySize)
 		}
 		for _, prev := range keys[:i] {
 			if prev.ID == k.ID {
-				return nil, fmt.Errorf("%w: key ID %d appears more than once", ErrInvalidKey, k.ID)
+				return fmt.Errorf("%w: key ID %d appears more than once", ErrInvalidKey, k.ID)
 			}
 		}
-		sealKey, err := hkdf.Key(sha256.New, k.Secret, nil, infoSeal, chacha20poly1305.KeySize)
+		ck, err := deriveKey(k)
 		if err != nil {
-			return nil, fmt.Errorf("cookie: deriving a subkey: %w", err)
+			return err
 		}
-		aead, err := chacha20poly1305.NewX(sealKey)
-		clear(sealKey)
-		if err != nil {
-			return nil, fmt.Errorf("cookie: %w", err)
-		}
-		signKey, err := hkdf.Key(sha256.New, k.Secret, nil, infoSign, sha256.Size)
-		if err != nil {
-			return nil, fmt.Errorf("cookie: deriving a subkey: %w", err)
-		}
-		ck := &codecKey{id: k.ID, aead: aead}
-		ck.mac.New = func() any { return hmac.New(sha256.New, signKey) }
-		c.keys = append(c.keys, ck)
+		list = append(list, ck)
 	}
-	return c, nil
+	c.keys.Store(&list)
+	return nil
+}
+
+// KeyIDs returns the IDs of the keys the Codec holds, the sealing key first.
+func (c *Codec) KeyIDs() []uint32 {
+	list := c.keys.Load()
+	if list == nil {
+		return nil
+	}
+	ids := make([]uint32, len(*list))
+	for i, k := range *list {
+		ids[i] = k.id
+	}
+	return ids
+}
+
+// deriveKey derives the seal and sign subkeys of k.
+func deriveKey(k Key) (*codecKey, error) {
+	sealKey, err := hkdf.Key(sha256.New, k.Secret, nil, infoSeal, chacha20poly1305.KeySize)
+	if err != nil {
+		return nil, fmt.Errorf("cookie: deriving a subkey: %w", err)
+	}
+	aead, err := chacha20poly1305.NewX(sealKey)
+	clear(sealKey)
+	if err != nil {
+		return nil, fmt.Errorf("cookie: %w", err)
+	}
+	signKey, err := hkdf.Key(sha256.New, k.Secret, nil, infoSign, sha256.Size)
+	if err != nil {
+		return nil, fmt.Errorf("cookie: deriving a subkey: %w", err)
+	}
+	ck := &codecKey{id: k.ID, aead: aead}
+	ck.mac.New = func() any { return hmac.New(sha256.New, signKey) }
+	return ck, nil
 }
 
 // Seal encrypts and authenticates payload for the cookie called name, valid
 // for ttl from now. The result is base64url and fits in a cookie value.
 //
 // The error wraps [ErrInvalidName] for a name that is not a cookie name,
-// [ErrInvalidTTL] for ttl <= 0, and [ErrTooLong] when name=value would exceed
+// [ErrInvalidTTL] for a ttl under one millisecond (expiries are kept in whole
+// milliseconds, so a shorter one would make a value already expired) or over
+// [Codec.MaxTTL], and [ErrTooLong] when name=value would exceed
 // [MaxLine] bytes: the payload may be at most about
 // (MaxLine-len(name)-1)*3/4 - 53 bytes.
 func (c *Codec) Seal(name string, payload []byte, ttl time.Duration) (string, error) {
@@ -185,21 +243,38 @@ func (c *Codec) Seal(name string, payload []byte, ttl time.Duration) (string, er
 // (authentic but past its expiry). [ErrInvalidName] means name itself is not a
 // cookie name.
 func (c *Codec) Open(name, value string) ([]byte, error) {
+	pt, _, err := c.open(name, value)
+	return pt, err
+}
+
+// OpenWithExpiry is [Codec.Open] that also returns the expiry sealed into the
+// value, to the millisecond: for sliding renewal, seal a fresh value when
+// little of the lifetime is left. On error the time is zero.
+func (c *Codec) OpenWithExpiry(name, value string) ([]byte, time.Time, error) {
+	pt, exp, err := c.open(name, value)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	return pt, time.UnixMilli(exp), nil
+}
+
+func (c *Codec) open(name, value string) ([]byte, int64, error) {
 	raw, scratch, k, err := c.decode(name, value, formatSealed, sealOverhead, headerLen+len(name))
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	copy(scratch, raw[:headerLen])
 	copy(scratch[headerLen:], name)
 	ct := raw[headerLen+nonceLen:]
 	pt, err := k.aead.Open(ct[:0], raw[headerLen:headerLen+nonceLen], ct, scratch)
 	if err != nil {
-		return nil, errAuth
+		return nil, 0, errAuth
 	}
-	if err := c.checkExpiry(raw); err != nil {
-		return nil, err
+	exp, err := c.checkExpiry(raw)
+	if err != nil {
+		return nil, 0, err
 	}
-	return pt[:len(pt):len(pt)], nil
+	return pt[:len(pt):len(pt)], exp, nil
 }
 
 // Sign authenticates payload for the cookie called name, valid for ttl from
@@ -228,19 +303,35 @@ func (c *Codec) Sign(name string, payload []byte, ttl time.Duration) (string, er
 // returns its payload, a fresh slice that belongs to the caller. Errors are
 // as for [Codec.Open].
 func (c *Codec) Verify(name, value string) ([]byte, error) {
+	p, _, err := c.verify(name, value)
+	return p, err
+}
+
+// VerifyWithExpiry is [Codec.Verify] that also returns the expiry signed
+// into the value, as [Codec.OpenWithExpiry] does.
+func (c *Codec) VerifyWithExpiry(name, value string) ([]byte, time.Time, error) {
+	p, exp, err := c.verify(name, value)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	return p, time.UnixMilli(exp), nil
+}
+
+func (c *Codec) verify(name, value string) ([]byte, int64, error) {
 	raw, scratch, k, err := c.decode(name, value, formatSigned, signOverhead, 2+len(name)+macLen)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	msg, tag := raw[:len(raw)-macLen], raw[len(raw)-macLen:]
 	want := k.appendMAC(scratch[2+len(name):2+len(name)], scratch, name, msg)
 	if !hmac.Equal(want, tag) {
-		return nil, errAuth
+		return nil, 0, errAuth
 	}
-	if err := c.checkExpiry(raw); err != nil {
-		return nil, err
+	exp, err := c.checkExpiry(raw)
+	if err != nil {
+		return nil, 0, err
 	}
-	return msg[headerLen:len(msg):len(msg)], nil
+	return msg[headerLen:len(msg):len(msg)], exp, nil
 }
 
 // SealString is [Codec.Seal] for a string payload.
@@ -324,24 +415,30 @@ func (c *Codec) prepare(name string, ttl time.Duration) (*codecKey, int64, error
 	if err := checkName(name); err != nil {
 		return nil, 0, err
 	}
-	if len(c.keys) == 0 {
+	list := c.keys.Load()
+	if list == nil {
 		return nil, 0, errNoKeys
 	}
-	if ttl <= 0 {
-		return nil, 0, fmt.Errorf("%w: %v is not positive", ErrInvalidTTL, ttl)
+	switch {
+	case ttl < time.Millisecond:
+		return nil, 0, fmt.Errorf("%w: %v is under one millisecond", ErrInvalidTTL, ttl)
+	case c.MaxTTL > 0 && ttl > c.MaxTTL:
+		return nil, 0, fmt.Errorf("%w: %v is over the Codec's MaxTTL of %v", ErrInvalidTTL, ttl, c.MaxTTL)
 	}
-	return c.keys[0], c.now().Add(ttl).UnixMilli(), nil
+	return (*list)[0], c.now().Add(ttl).UnixMilli(), nil
 }
 
-// decode runs every check that needs no key, in order of cost, then decodes
-// value into a fresh buffer with scratch bytes after the raw value, checks
-// the format byte and finds the key. Nothing is decoded before the length is
-// known to be possible.
+// decode runs every check that needs no key work, in order of cost, then
+// decodes value into a fresh buffer with scratch bytes after the raw value.
+// The format byte and the key ID are read from the first 8 characters into a
+// stack array and checked before anything is allocated, so every refusal up
+// to that point — the usual ones for forged values — allocates nothing.
 func (c *Codec) decode(name, value string, format byte, overhead, scratch int) (raw, tail []byte, k *codecKey, err error) {
 	if err := checkName(name); err != nil {
 		return nil, nil, nil, err
 	}
-	if len(c.keys) == 0 {
+	list := c.keys.Load()
+	if list == nil {
 		return nil, nil, nil, errNoKeys
 	}
 	if len(name)+1+len(value) > MaxLine {
@@ -350,35 +447,52 @@ func (c *Codec) decode(name, value string, format byte, overhead, scratch int) (
 	if len(value) < b64.EncodedLen(overhead) {
 		return nil, nil, nil, errMalformed
 	}
+	var head [6]byte // 8 characters decode to exactly 6 bytes: format and key ID
+	if n, err := b64.Decode(head[:], []byte(value[:8])); err != nil || n != len(head) {
+		return nil, nil, nil, errMalformed
+	}
+	if head[0] != format {
+		return nil, nil, nil, errWrongFormat
+	}
+	id := binary.BigEndian.Uint32(head[1:5])
+	if k = findKey(*list, id); k == nil {
+		if c.OnUnknownKey == nil || !c.OnUnknownKey(id) {
+			return nil, nil, nil, errUnknownKey
+		}
+		if k = findKey(*c.keys.Load(), id); k == nil {
+			return nil, nil, nil, errUnknownKey
+		}
+	}
 	rawLen := b64.DecodedLen(len(value))
 	buf := make([]byte, rawLen+scratch)
 	// Strict decoding rejects non-zero trailing bits and a length of 4n+1;
 	// the length check rejects the CR and LF the decoder would skip: only
-	// the canonical encoding of n bytes has EncodedLen(n) characters.
+	// the canonical encoding of n bytes has EncodedLen(n) characters. The
+	// header decodes as it did above: the same characters, the same bytes.
 	n, err := b64.Decode(buf[:rawLen], []byte(value))
 	if err != nil || b64.EncodedLen(n) != len(value) {
 		return nil, nil, nil, errMalformed
 	}
-	raw = buf[:n]
-	if raw[0] != format {
-		return nil, nil, nil, errWrongFormat
-	}
-	id := binary.BigEndian.Uint32(raw[1:5])
-	for _, ck := range c.keys {
-		if ck.id == id {
-			return raw, buf[rawLen:], ck, nil // scratch starts after the decoding room
-		}
-	}
-	return nil, nil, nil, fmt.Errorf("%w: %d", ErrUnknownKey, id)
+	return buf[:n], buf[rawLen:], k, nil // scratch starts after the decoding room
 }
 
-// checkExpiry reports ErrExpired once the clock reaches the header's expiry.
-// It is called only after authentication.
-func (c *Codec) checkExpiry(raw []byte) error {
-	if exp := int64(binary.BigEndian.Uint64(raw[5:headerLen])); c.now().UnixMilli() >= exp {
-		return ErrExpired
+func findKey(list []*codecKey, id uint32) *codecKey {
+	for _, k := range list {
+		if k.id == id {
+			return k
+		}
 	}
 	return nil
+}
+
+// checkExpiry returns the header's expiry in Unix milliseconds, or ErrExpired
+// once the clock has reached it. It is called only after authentication.
+func (c *Codec) checkExpiry(raw []byte) (int64, error) {
+	exp := int64(binary.BigEndian.Uint64(raw[5:headerLen]))
+	if c.now().UnixMilli() >= exp {
+		return 0, ErrExpired
+	}
+	return exp, nil
 }
 
 func (c *Codec) now() time.Time {

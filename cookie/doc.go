@@ -23,7 +23,8 @@
 // refuses:
 //   - a name that is not an RFC 7230 token ([ErrInvalidName]);
 //   - an empty or relative Path, a Domain that is not a plain DNS name, a
-//     negative, sub-second or over-400-day MaxAge, both MaxAge and Expires,
+//     negative, sub-second or over-400-day MaxAge, an Expires more than 400
+//     days away, both MaxAge and Expires,
 //     and a SameSite other than Lax, Strict or None ([ErrInvalidAttribute]);
 //   - Secure=false without InsecureAllowHTTP, HttpOnly=false without
 //     AllowScriptAccess, SameSite=None or Partitioned without Secure
@@ -70,11 +71,20 @@
 //
 // Both modes authenticate the cookie name, the key ID and the expiry with the
 // payload. Opening checks, in order: the length (refused before any decoding
-// once name=value exceeds [MaxLine]), canonical base64url (no padding, no
-// line breaks, no stray trailing bits, so every value has one spelling), the
-// format, the key ID, the authentication tag, and finally the expiry. Every
-// error means "treat the value as absent"; the sentinels [ErrInvalid],
-// [ErrUnknownKey], [ErrExpired] and [ErrTooLong] tell logs and metrics why.
+// once name=value exceeds [MaxLine]), the format and the key ID (read from
+// the first eight characters into a stack buffer), canonical base64url of
+// the whole value (no padding, no line breaks, no stray trailing bits, so
+// every value has one spelling), the authentication tag, and finally the
+// expiry. Every refusal before the tag is checked allocates nothing, so a
+// flood of forged values costs no garbage. Every error means "treat the
+// value as absent"; the sentinels [ErrInvalid], [ErrUnknownKey],
+// [ErrExpired] and [ErrTooLong] tell logs and metrics why.
+//
+// [Codec.OpenWithExpiry] and [Codec.VerifyWithExpiry] also return the expiry
+// carried in the value, for sliding renewal: re-seal when little of the
+// lifetime is left. Lifetimes are kept in whole milliseconds, so a ttl under
+// one millisecond is refused ([ErrInvalidTTL]), as is one over
+// [Codec.MaxTTL] when that is set.
 //
 // # What each mode protects against
 //
@@ -114,6 +124,15 @@
 // trying them all. To rotate, put the new key first and keep the old one
 // until the longest lifetime it may have issued has passed, then remove it:
 // its values then fail with [ErrUnknownKey].
+//
+// [Codec.SetKeys] replaces the list on a running Codec in one atomic step,
+// and [Codec.OnUnknownKey] lets the Codec ask for newer keys when a value
+// names an ID it does not hold. Together they let a key manager shared by a
+// fleet of servers (package github.com/authkit/authkit/keyring) rotate the
+// keys of every server's Codec: a key is added everywhere before any server
+// seals with it, and a server that meets a value sealed with a key it has not
+// loaded yet reloads at once. Keys stay in memory; opening never reads a
+// store.
 //
 // [NewCodec] derives two subkeys from each secret with HKDF-SHA256 (RFC 5869,
 // empty salt, info "authkit/cookie v1 seal XChaCha20-Poly1305" and

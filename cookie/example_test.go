@@ -218,3 +218,57 @@ func ExampleCodec_Now() {
 	// Output:
 	// cookie: encoded value expired
 }
+
+// Sliding renewal: OpenWithExpiry tells how much of a value's lifetime is
+// left, so a handler can seal a fresh value once half of it has passed.
+func ExampleCodec_OpenWithExpiry() {
+	codec, err := cookie.NewCodec(cookie.Key{ID: 1, Secret: newSecret()})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	codec.Now = func() time.Time { return now }
+	const lifetime = time.Hour
+	v, err := codec.SealString("__Host-prefs", "lang=en", lifetime)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	now = now.Add(40 * time.Minute)
+	payload, exp, err := codec.OpenWithExpiry("__Host-prefs", v)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	left := exp.Sub(now)
+	fmt.Println(string(payload), left, left < lifetime/2)
+	if left < lifetime/2 {
+		v, err = codec.Seal("__Host-prefs", payload, lifetime) // set this as the new cookie value
+	}
+	fmt.Println(err)
+	// Output:
+	// lang=en 20m0s true
+	// <nil>
+}
+
+// A running server swaps its keys with SetKeys: the new key seals from then
+// on, and values sealed with the old key open as long as it stays listed.
+func ExampleCodec_SetKeys() {
+	oldKey := cookie.Key{ID: 1, Secret: newSecret()}
+	codec, err := cookie.NewCodec(oldKey)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	before, _ := codec.SealString("n", "sealed before", time.Hour)
+	if err := codec.SetKeys(cookie.Key{ID: 2, Secret: newSecret()}, oldKey); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(codec.KeyIDs())
+	fmt.Println(codec.OpenString("n", before))
+	// Output:
+	// [2 1]
+	// sealed before <nil>
+}

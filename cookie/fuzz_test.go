@@ -85,6 +85,7 @@ func FuzzOpen(f *testing.F) {
 	c := fuzzCodec(f, (*Codec).Seal)
 	f.Fuzz(func(t *testing.T, name, value string) {
 		fuzzDecode(t, name, value, c.Open)
+		fuzzExpiry(t, name, value, c, c.Open, c.OpenWithExpiry)
 	})
 }
 
@@ -92,7 +93,21 @@ func FuzzVerify(f *testing.F) {
 	c := fuzzCodec(f, (*Codec).Sign)
 	f.Fuzz(func(t *testing.T, name, value string) {
 		fuzzDecode(t, name, value, c.Verify)
+		fuzzExpiry(t, name, value, c, c.Verify, c.VerifyWithExpiry)
 	})
+}
+
+// fuzzExpiry checks that the WithExpiry variant agrees with the plain one and
+// returns an expiry after the Codec's now exactly when it succeeds.
+func fuzzExpiry(t *testing.T, name, value string, c *Codec, plain func(string, string) ([]byte, error), with func(string, string) ([]byte, time.Time, error)) {
+	p1, err1 := plain(name, value)
+	p2, exp, err2 := with(name, value)
+	if !bytes.Equal(p1, p2) || (err1 == nil) != (err2 == nil) {
+		t.Fatalf("plain %q, %v; with expiry %q, %v", p1, err1, p2, err2)
+	}
+	if err2 != nil && !exp.IsZero() || err2 == nil && !exp.After(c.Now()) {
+		t.Fatalf("expiry %v with error %v at %v", exp, err2, c.Now())
+	}
 }
 
 // FuzzRead checks the Cookie header parser: no panic, a clear error, and a

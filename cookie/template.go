@@ -68,7 +68,9 @@ type Template struct {
 
 	// Expires is an absolute expiry time, written as Expires. Zero, the
 	// default, writes none. Prefer MaxAge, which does not depend on the
-	// client's clock. Browsers cap it at 400 days from now.
+	// client's clock. Browsers cap it at 400 days from now (RFC 6265bis
+	// §5.5), so a later time is refused, as a MaxAge over [MaxAgeLimit] is;
+	// a time in the past is allowed (the browser drops the cookie).
 	Expires time.Time
 
 	// Secure makes the browser send the cookie only over HTTPS. New sets it.
@@ -150,6 +152,9 @@ func (t Template) Validate() error {
 		}
 		if y := t.Expires.UTC().Year(); y < 1601 || y > 9999 {
 			return fmt.Errorf("%w: Expires year %d is outside 1601..9999", ErrInvalidAttribute, y)
+		}
+		if t.Expires.After(time.Now().Add(MaxAgeLimit)) {
+			return fmt.Errorf("%w: Expires is more than 400 days away, beyond the 400-day limit browsers enforce", ErrInvalidAttribute)
 		}
 	}
 	switch t.SameSite {

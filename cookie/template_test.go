@@ -66,7 +66,9 @@ func TestValidate(t *testing.T) {
 		{"partitioned", mod("sid", func(t *Template) { t.Partitioned = true; t.SameSite = http.SameSiteNoneMode }), nil, ""},
 		{"max age one second", mod("sid", func(t *Template) { t.MaxAge = time.Second }), nil, ""},
 		{"max age limit", mod("sid", func(t *Template) { t.MaxAge = MaxAgeLimit }), nil, ""},
-		{"expires", mod("sid", func(t *Template) { t.Expires = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC) }), nil, ""},
+		{"expires", mod("sid", func(t *Template) { t.Expires = time.Date(2027, 1, 2, 3, 4, 5, 0, time.UTC) }), nil, ""},
+		{"expires in the past", mod("sid", func(t *Template) { t.Expires = time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC) }), nil, ""},
+		{"expires just under 400 days", mod("sid", func(t *Template) { t.Expires = time.Now().Add(MaxAgeLimit - time.Hour) }), nil, ""},
 		{"domain", mod("sid", func(t *Template) { t.Domain = "a-1.Example.COM" }), nil, ""},
 		{"ipv4 domain", mod("sid", func(t *Template) { t.Domain = "192.0.2.1" }), nil, ""},
 		{"token punctuation", New("!#$%&'*+-.^_`|~"), nil, ""},
@@ -108,6 +110,7 @@ func TestValidate(t *testing.T) {
 		{"max age and expires", mod("sid", func(t *Template) { t.MaxAge = time.Hour; t.Expires = time.Now() }), ErrInvalidAttribute, "both"},
 		{"expires year 1600", mod("sid", func(t *Template) { t.Expires = time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC) }), ErrInvalidAttribute, "1601"},
 		{"expires year 10000", mod("sid", func(t *Template) { t.Expires = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) }), ErrInvalidAttribute, "1601"},
+		{"expires over 400 days", mod("sid", func(t *Template) { t.Expires = time.Now().Add(MaxAgeLimit + time.Hour) }), ErrInvalidAttribute, "400-day"},
 
 		// SameSite.
 		{"samesite unset", mod("sid", func(t *Template) { t.SameSite = 0 }), ErrInvalidAttribute, "SameSite"},
@@ -178,8 +181,8 @@ func TestBuild(t *testing.T) {
 		{"every octet class", New("sid"), "!#$%&'()*+-./09:<=>?@AZ[]^_`az{|}~", "sid=!#$%&'()*+-./09:<=>?@AZ[]^_`az{|}~; Path=/; Secure; HttpOnly; SameSite=Lax"},
 		{"max age", mod(func(t *Template) { t.MaxAge = 90*time.Minute + 999*time.Millisecond }), "v", "sid=v; Path=/; Max-Age=5400; Secure; HttpOnly; SameSite=Lax"},
 		{"expires", mod(func(t *Template) {
-			t.Expires = time.Date(2030, 1, 2, 4, 4, 5, 0, time.FixedZone("X", 3600))
-		}), "v", "sid=v; Path=/; Expires=Wed, 02 Jan 2030 03:04:05 GMT; Secure; HttpOnly; SameSite=Lax"},
+			t.Expires = time.Date(2027, 1, 2, 4, 4, 5, 0, time.FixedZone("X", 3600))
+		}), "v", "sid=v; Path=/; Expires=Sat, 02 Jan 2027 03:04:05 GMT; Secure; HttpOnly; SameSite=Lax"},
 		{"everything", mod(func(t *Template) {
 			t.Path = "/app"
 			t.Domain = "example.com"
@@ -293,8 +296,8 @@ func TestSetAndDelete(t *testing.T) {
 		},
 		{
 			"expires is not repeated on delete",
-			Template{Name: "sid", Path: "/", Expires: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), InsecureAllowHTTP: true, HttpOnly: true, SameSite: http.SameSiteStrictMode},
-			"sid=abc; Path=/; Expires=Tue, 01 Jan 2030 00:00:00 GMT; HttpOnly; SameSite=Strict",
+			Template{Name: "sid", Path: "/", Expires: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), InsecureAllowHTTP: true, HttpOnly: true, SameSite: http.SameSiteStrictMode},
+			"sid=abc; Path=/; Expires=Fri, 01 Jan 2027 00:00:00 GMT; HttpOnly; SameSite=Strict",
 			"sid=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Strict",
 		},
 	}
