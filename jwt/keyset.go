@@ -92,9 +92,10 @@ func buildIndex(keys []*Key, gen uint64) *keyIndex {
 // loading "next", "current" and "previous" keys at startup and restarting
 // them one by one after each change.
 type KeySet struct {
-	mu    sync.Mutex // serializes writers
-	state atomic.Pointer[keySetState]
-	jwks  atomic.Pointer[jwksDoc]
+	mu        sync.Mutex // serializes writers
+	state     atomic.Pointer[keySetState]
+	jwks      atomic.Pointer[jwksDoc]
+	onUnknown atomic.Pointer[func(context.Context) bool]
 }
 
 type keySetState struct {
@@ -140,8 +141,28 @@ func NewKeySet(signing *Key, others ...*Key) (*KeySet, error) {
 	return s, nil
 }
 
-func (s *KeySet) current() (*keyIndex, error)    { return s.state.Load().idx, nil }
-func (s *KeySet) miss(context.Context) *keyIndex { return nil }
+func (s *KeySet) current() (*keyIndex, error) { return s.state.Load().idx, nil }
+func (s *KeySet) miss(ctx context.Context) *keyIndex {
+	if f := s.onUnknown.Load(); f != nil && (*f)(ctx) {
+		return s.state.Load().idx
+	}
+	return nil
+}
+
+// OnUnknownKID sets f to be called by a [Verifier] when a token names a kid
+// the set does not hold, before the token is refused. If f returns true —
+// it has added keys to the set — the verifier looks the kid up once more.
+// f runs on the request path for every such token, forged ones included, so
+// it must be cheap or rate-limited. A key manager shared by several servers
+// (package github.com/authkit/authkit/keyring) uses it to load at once a key
+// that another server has just added. Nil removes the hook.
+func (s *KeySet) OnUnknownKID(f func(ctx context.Context) bool) {
+	if f == nil {
+		s.onUnknown.Store(nil)
+		return
+	}
+	s.onUnknown.Store(&f)
+}
 
 // SigningKey returns the key new tokens are signed with, or nil if the set
 // only verifies.
