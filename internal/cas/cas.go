@@ -66,12 +66,37 @@ type UpdateFunc func(cur []byte) (next []byte, expiresAt time.Time, err error)
 // at most p.Attempts times. It returns nil, fn's error, a store error, the
 // context's error, or ErrConflict.
 func Update(ctx context.Context, st store.Store, key string, p Policy, fn UpdateFunc) error {
+	_, err := Do(ctx, st, key, p, func(cur []byte) ([]byte, time.Time, struct{}, error) {
+		next, exp, err := fn(cur)
+		return next, exp, struct{}{}, err
+	})
+	return err
+}
+
+// Do is [Update] for a function that also computes a result: it returns the
+// result of the attempt whose write won (or that returned ErrNoChange), so a
+// caller never sees a value computed by an attempt that lost the race and
+// never has to reset captured variables at the start of each attempt.
+//
+// fn computes the next value of the record from its current value (nil when
+// absent), its expiry and a result. A nil or empty next deletes the record;
+// ErrNoChange leaves it untouched and makes Do return fn's result with a nil
+// error; any other error aborts the update and is returned with fn's result
+// (so fn can describe what it refused). fn may be called several times and
+// must not have side effects beyond its results.
+//
+// A CompareAndSwap that fails with an error — its outcome unknown, since a
+// store never re-sends a write it is not sure of — ends the loop with that
+// error and the zero result: the caller must treat the write as possibly
+// applied.
+func Do[R any](ctx context.Context, st store.Store, key string, p Policy, fn func(cur []byte) (next []byte, expiresAt time.Time, r R, err error)) (R, error) {
+	var zero R
 	p = p.withDefaults()
 	delay := p.BaseDelay
 	for attempt := 0; attempt < p.Attempts; attempt++ {
 		if attempt > 0 {
 			if err := sleep(ctx, rand.N(delay)+1); err != nil {
-				return err
+				return zero, err
 			}
 			delay = min(delay*2, p.MaxDelay)
 		}
@@ -80,27 +105,27 @@ func Update(ctx context.Context, st store.Store, key string, p Policy, fn Update
 			cur, err = nil, nil
 		}
 		if err != nil {
-			return err
+			return zero, err
 		}
-		next, exp, err := fn(cur)
+		next, exp, r, err := fn(cur)
 		if errors.Is(err, ErrNoChange) {
-			return nil
+			return r, nil
 		}
 		if err != nil {
-			return err
+			return r, err
 		}
 		if len(cur) == 0 && len(next) == 0 {
-			return nil // absent, and stays absent
+			return r, nil // absent, and stays absent
 		}
 		ok, err := st.CompareAndSwap(ctx, key, cur, next, exp)
 		if err != nil {
-			return err
+			return zero, err
 		}
 		if ok {
-			return nil
+			return r, nil
 		}
 	}
-	return ErrConflict
+	return zero, ErrConflict
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

@@ -105,3 +105,44 @@ func TestUpdateCancelled(t *testing.T) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 }
+
+func TestDoReturnsTheWinningAttemptsResult(t *testing.T) {
+	st := store.NewMemory(store.MemoryConfig{})
+	defer st.Close()
+	ctx := context.Background()
+	exp := time.Now().Add(time.Hour)
+	if err := st.Set(ctx, "k", []byte("1"), exp); err != nil {
+		t.Fatal(err)
+	}
+	attempts := 0
+	got, err := cas.Do(ctx, st, "k", cas.Policy{}, func(cur []byte) ([]byte, time.Time, string, error) {
+		attempts++
+		if attempts == 1 {
+			// Another writer wins between this attempt's read and its swap.
+			if err := st.Set(ctx, "k", []byte("2"), exp); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return append(append([]byte(nil), cur...), '+'), exp, "saw " + string(cur), nil
+	})
+	if err != nil || got != "saw 2" || attempts != 2 {
+		t.Fatalf("Do = %q, %v after %d attempts; want the second attempt's result", got, err, attempts)
+	}
+	if v, _ := st.Get(ctx, "k"); string(v) != "2+" {
+		t.Fatalf("stored %q", v)
+	}
+
+	// ErrNoChange and fn's own errors come back with fn's result.
+	errRefused := errors.New("refused")
+	for _, want := range []error{nil, errRefused} {
+		r, err := cas.Do(ctx, st, "k", cas.Policy{}, func(cur []byte) ([]byte, time.Time, int, error) {
+			if want == nil {
+				return nil, time.Time{}, len(cur), cas.ErrNoChange
+			}
+			return nil, time.Time{}, len(cur), want
+		})
+		if !errors.Is(err, want) || r != 2 {
+			t.Fatalf("Do = %d, %v; want 2, %v", r, err, want)
+		}
+	}
+}
