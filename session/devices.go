@@ -141,14 +141,21 @@ func (m *Manager) indexHas(ctx context.Context, subject string, key storeKey) (b
 	return slices.ContainsFunc(ms, func(x index.Member) bool { return x.ID == string(key) }), nil
 }
 
-// endEvicted deletes the sessions the cap pushed out of an index.
+// endEvicted deletes the sessions the cap pushed out of an index, and
+// removes from the index those it could delete; the others stay there,
+// marked as ending, for a later update to retry.
 func (m *Manager) endEvicted(ctx context.Context, r *http.Request, subject string, evicted []index.Member) {
+	var ended []string
 	for _, x := range evicted {
 		if err := m.store.Delete(ctx, x.ID); err != nil {
 			m.logger.LogAttrs(ctx, slog.LevelError, "session: cannot end a session evicted by MaxPerSubject", slog.Any("error", err))
 			continue
 		}
+		ended = append(ended, x.ID)
 		m.emitRequest(r, authkit.EventRevoke, subject, authkit.ReasonCap)
+	}
+	if err := m.index.Finish(ctx, subject, ended...); err != nil {
+		m.logger.LogAttrs(ctx, slog.LevelWarn, "session: cannot update the session index", slog.Any("error", err))
 	}
 }
 

@@ -103,7 +103,7 @@ func (m *Manager) Issue(ctx context.Context, subject string, opts IssueOptions) 
 		m.cleanup(ctx, m.st.Delete(ctx, string(key)))
 		return "", Info{}, fmt.Errorf("token: issue: %w", err)
 	}
-	m.dropTokens(ctx, evicted)
+	m.dropTokens(ctx, subject, evicted)
 	m.emit(ctx, authkit.EventLogin, subject, authkit.ReasonAccessToken)
 	return t, rec.info(key), nil
 }
@@ -340,12 +340,20 @@ func (m *Manager) RevokeSubject(ctx context.Context, subject string) error {
 }
 
 // dropTokens deletes the access and one-time tokens an index evicted.
-func (m *Manager) dropTokens(ctx context.Context, evicted []index.Member) {
+// Those it deleted leave the index; the others stay there, marked as
+// ending, for a later update to retry.
+func (m *Manager) dropTokens(ctx context.Context, subject string, evicted []index.Member) {
+	var ended []string
 	for _, mb := range evicted {
 		if strings.HasPrefix(mb.ID, accessNS) || strings.HasPrefix(mb.ID, oneTimeNS) {
-			m.cleanup(ctx, m.st.Delete(ctx, mb.ID))
+			if err := m.st.Delete(ctx, mb.ID); err != nil {
+				m.cleanup(ctx, err)
+				continue
+			}
 		}
+		ended = append(ended, mb.ID)
 	}
+	m.cleanup(ctx, m.tokens.Finish(ctx, subject, ended...))
 }
 
 // cleanup logs the failure of a best-effort write.

@@ -80,7 +80,7 @@ func (m *Manager) IssueOneTime(ctx context.Context, subject, purpose string, opt
 		m.cleanup(ctx, m.st.Delete(ctx, string(key)))
 		return "", fmt.Errorf("token: issue: %w", err)
 	}
-	m.dropTokens(ctx, evicted)
+	m.dropTokens(ctx, subject, evicted)
 	return t, nil
 }
 

@@ -152,11 +152,15 @@ func (m *Manager) startFamily(ctx context.Context, subject string, opts FamilyOp
 		undo()
 		return "", FamilyInfo{}, "", Info{}, fmt.Errorf("token: issue: %w", err)
 	}
+	var ended []string
 	for _, mb := range evicted {
 		if _, err := m.revokeFamily(ctx, storeKey(mb.ID), nil, false); err != nil {
 			m.cleanup(ctx, err)
+			continue
 		}
+		ended = append(ended, mb.ID)
 	}
+	m.cleanup(ctx, m.families.Finish(ctx, subject, ended...))
 	m.emit(ctx, authkit.EventLogin, subject, authkit.ReasonRefreshFamily)
 	return rt, f.info(key), at, atInfo, nil
 }

@@ -4,20 +4,36 @@
 // An index is one record per subject, stored under Prefix + SHA-256(subject),
 // listing members (a member ID — the store key of a session or token record,
 // never a secret — its expiry, and a few bytes of caller data). Every update
-// is a CompareAndSwap loop ([cas.Update]) that also prunes expired members,
-// and the record is capped: adding past the cap evicts the oldest members and
-// hands them back so the caller can end them. So an index never grows without
-// bound, unlike indexes maintained only by expiry notifications.
+// is a CompareAndSwap loop ([cas.Do]) that also prunes expired members, and
+// the record is capped. So an index never grows without bound, unlike
+// indexes maintained only by expiry notifications.
+//
+// # Ending members
+//
+// The index is the ordering point of revocation. A credential is added to
+// its subject's index before its record is created (and the record is
+// created only if absent), and a revocation takes members out of service in
+// one swap of the index: it marks them Ending, then ends each member's
+// record (the caller writes a "revoked" marker under its key until the
+// member's expiry), then removes them with [Index.Finish]. An Ending member
+// no longer counts toward the cap and is not listed, but it stays in the
+// record until Finish, so a revocation that failed half-way leaves every
+// member it did not finish where the next call — a retried revocation, or
+// any later update, which hands back every Ending member — finds it. No
+// index ever forgets a member whose record may still be valid.
+//
+// A member's Expires must be at or after the latest moment its record can
+// be valid: an expired member is pruned without further ado.
 package index
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
 	"time"
 
+	"github.com/authkit/authkit/internal/binrec"
 	"github.com/authkit/authkit/internal/cas"
 	"github.com/authkit/authkit/internal/keyhash"
 	"github.com/authkit/authkit/store"
@@ -26,15 +42,30 @@ import (
 // Limits on what a record may hold; a stored record beyond them is corrupt.
 // They are chosen so that a full record — MaxMembers members, each with the
 // longest ID and data — still fits in one store value (store.MaxValueSize):
-// a cap the configuration allows can always be stored.
+// a cap the configuration allows can always be stored, with up to
+// MaxEnding Ending members beside the live ones.
 const (
 	MaxIDLen   = store.MaxKeySize
 	MaxDataLen = 512
-	// MaxMembers bounds Max; records claiming more members are refused.
+	// MaxMembers bounds Max, the number of live members.
 	MaxMembers = 1000
+	// MaxEnding bounds the Ending members a record keeps. Beyond it the
+	// oldest are dropped from the record — still handed back to the caller
+	// of that update, who ends them — so a store that keeps refusing the
+	// revocation markers cannot grow a record past one store value.
+	MaxEnding = 256
 )
 
-const recordVersion = 1
+// Record versions: version 1 has no member flags; version 2 adds a flags
+// byte per member. Records are written as version 1 whenever no member is
+// Ending, so servers that only read version 1 keep working during a rolling
+// deploy except while a revocation is unfinished.
+const (
+	recordV1 = 1
+	recordV2 = 2
+
+	flagEnding = 1 << 0
+)
 
 // ErrCorrupt is returned when a stored index record cannot be decoded.
 var ErrCorrupt = errors.New("index: corrupt record")
@@ -45,13 +76,16 @@ type Member struct {
 	Created time.Time // when it was added (millisecond precision)
 	Expires time.Time // when it lapses; expired members are pruned (millisecond precision)
 	Data    []byte    // caller data, at most MaxDataLen bytes
+	// Ending marks a member whose record is being ended: it is not listed
+	// and does not count toward the cap, and it stays until [Index.Finish].
+	Ending bool
 }
 
 // Index is a family of per-subject index records in a store.
 type Index struct {
 	Store  store.Store
 	Prefix string           // namespace of the records, e.g. "sidx:"
-	Max    int              // cap on members per subject; adding past it evicts the oldest
+	Max    int              // cap on live (not Ending) members per subject
 	Now    func() time.Time // nil means time.Now
 	Retry  cas.Policy       // zero means cas.DefaultPolicy
 }
@@ -66,52 +100,100 @@ func (x *Index) now() time.Time {
 // Key returns the store key of subject's index record.
 func (x *Index) Key(subject string) string { return keyhash.Key(x.Prefix, subject) }
 
-// Update applies fn to subject's live members in a CompareAndSwap loop:
-// expired members are pruned before fn sees them, and if more than Max remain
-// after it, the oldest (by Created) are removed and returned so the caller
-// can end them. fn may return cas.ErrNoChange to leave the record as it is;
-// it may run several times and must not have other side effects. An index
-// left with no members is deleted.
-func (x *Index) Update(ctx context.Context, subject string, fn func([]Member) ([]Member, error)) (evicted []Member, err error) {
+// Update applies fn to subject's live members (expired and Ending members
+// are not shown to it) in a CompareAndSwap loop, and returns every Ending
+// member for the caller to end and then [Index.Finish]: those fn marked
+// Ending, those the cap marked Ending (beyond Max live members, the oldest
+// by Created), and those left Ending by earlier calls. fn may return
+// cas.ErrNoChange to leave the record as it is (the Ending members are still
+// returned); it may run several times and must not have other side effects.
+// An index left with no members is deleted.
+func (x *Index) Update(ctx context.Context, subject string, fn func(live []Member) ([]Member, error)) (ending []Member, err error) {
+	return x.UpdateAll(ctx, subject, func(live, ending []Member) ([]Member, error) {
+		next, err := fn(live)
+		return append(next, ending...), err
+	})
+}
+
+// UpdateAll is [Index.Update] for an fn that sees the Ending members too
+// and returns the whole new list, Ending members included (it may drop one
+// only once its record is ended; it must never clear Ending). The cap and
+// the return value are as for Update.
+func (x *Index) UpdateAll(ctx context.Context, subject string, fn func(live, ending []Member) ([]Member, error)) ([]Member, error) {
 	if x.Max <= 0 || x.Max > MaxMembers {
 		return nil, fmt.Errorf("index: Max must be in 1..%d", MaxMembers)
 	}
-	err = cas.Update(ctx, x.Store, x.Key(subject), x.Retry, func(cur []byte) ([]byte, time.Time, error) {
-		evicted = nil
+	return cas.Do(ctx, x.Store, x.Key(subject), x.Retry, func(cur []byte) ([]byte, time.Time, []Member, error) {
 		members, err := decode(cur)
 		if err != nil {
-			return nil, time.Time{}, err
+			return nil, time.Time{}, nil, err
 		}
-		if members, err = fn(prune(members, x.now())); err != nil {
-			return nil, time.Time{}, err
+		live, ending := split(prune(members, x.now()))
+		next, err := fn(live, slices.Clone(ending))
+		if errors.Is(err, cas.ErrNoChange) {
+			return nil, time.Time{}, ending, err
 		}
-		for _, m := range members {
+		next = slices.Clone(next)
+		if err != nil {
+			return nil, time.Time{}, nil, err
+		}
+		for _, m := range next {
 			if err := checkMember(m); err != nil {
-				return nil, time.Time{}, err
+				return nil, time.Time{}, nil, err
 			}
 		}
-		if n := len(members) - x.Max; n > 0 {
-			slices.SortStableFunc(members, func(a, b Member) int { return a.Created.Compare(b.Created) })
-			evicted = slices.Clone(members[:n])
-			members = members[n:]
+		next, ending = split(next)
+		if n := len(next) - x.Max; n > 0 {
+			sortByCreated(next)
+			for _, m := range next[:n] {
+				m.Ending = true
+				ending = append(ending, m)
+			}
+			next = next[n:]
 		}
-		return encodeRecord(members)
+		keep := ending
+		if n := len(ending) - MaxEnding; n > 0 {
+			sortByCreated(ending)
+			keep = ending[n:]
+		}
+		enc, exp := encodeRecord(append(next, keep...))
+		return enc, exp, ending, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return evicted, nil
 }
 
-// Add records m under subject, replacing a member with the same ID, and
-// returns the members the cap evicted (see [Index.Update]).
-func (x *Index) Add(ctx context.Context, subject string, m Member) (evicted []Member, err error) {
+func split(ms []Member) (live, ending []Member) {
+	for _, m := range ms {
+		if m.Ending {
+			ending = append(ending, m)
+		} else {
+			live = append(live, m)
+		}
+	}
+	return live, ending
+}
+
+func sortByCreated(ms []Member) {
+	slices.SortStableFunc(ms, func(a, b Member) int { return a.Created.Compare(b.Created) })
+}
+
+// ErrEnding is returned by [Index.Add] for a member that is being ended.
+var ErrEnding = errors.New("index: member is being revoked")
+
+// Add records m under subject, replacing a live member with the same ID,
+// and returns the Ending members (see [Index.Update]). It fails with
+// [ErrEnding] if a member with m's ID is Ending: a credential being revoked
+// is never brought back.
+func (x *Index) Add(ctx context.Context, subject string, m Member) (ending []Member, err error) {
 	if err := checkMember(m); err != nil {
 		return nil, err
 	}
-	return x.Update(ctx, subject, func(members []Member) ([]Member, error) {
-		members = slices.DeleteFunc(members, func(o Member) bool { return o.ID == m.ID })
-		return append(members, m), nil
+	m.Ending = false
+	return x.UpdateAll(ctx, subject, func(live, ending []Member) ([]Member, error) {
+		if slices.ContainsFunc(ending, func(o Member) bool { return o.ID == m.ID }) {
+			return nil, ErrEnding
+		}
+		live = slices.DeleteFunc(live, func(o Member) bool { return o.ID == m.ID })
+		return append(append(live, m), ending...), nil
 	})
 }
 
@@ -122,59 +204,94 @@ func checkMember(m Member) error {
 	return nil
 }
 
-// Remove deletes the members with the given IDs from subject's index.
-func (x *Index) Remove(ctx context.Context, subject string, ids ...string) error {
-	_, err := x.Update(ctx, subject, func(members []Member) ([]Member, error) {
-		n := len(members)
-		members = slices.DeleteFunc(members, func(o Member) bool { return slices.Contains(ids, o.ID) })
-		if len(members) == n {
+// Take marks every live member of subject for which end reports true as
+// Ending, in one swap, and returns every Ending member — these and those
+// left Ending by earlier calls — for the caller to end and then
+// [Index.Finish]. A nil end takes every member. This is the ordering point
+// of a revocation: a member added after Take returns is not taken.
+func (x *Index) Take(ctx context.Context, subject string, end func(Member) bool) (ending []Member, err error) {
+	return x.Update(ctx, subject, func(live []Member) ([]Member, error) {
+		for i := range live {
+			if end == nil || end(live[i]) {
+				live[i].Ending = true
+			}
+		}
+		return live, nil
+	})
+}
+
+// Finish removes the members with the given IDs, live or Ending, from
+// subject's index. Call it only once each member's record is ended (or was
+// never created): the index then no longer needs to remember it.
+func (x *Index) Finish(ctx context.Context, subject string, ids ...string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := x.UpdateAll(ctx, subject, func(live, ending []Member) ([]Member, error) {
+		all := append(live, ending...)
+		n := len(all)
+		all = slices.DeleteFunc(all, func(o Member) bool { return slices.Contains(ids, o.ID) })
+		if len(all) == n {
 			return nil, cas.ErrNoChange
 		}
-		return members, nil
+		return all, nil
 	})
 	return err
 }
 
 // RemoveAll empties subject's index except for the member whose ID is keep
-// (none when keep is empty), and returns the members it removed.
+// (none when keep is empty), and returns the members it removed, Ending ones
+// included. It forgets members whose records may still be valid if the
+// caller then fails to end them: revocations use [Index.Take] and
+// [Index.Finish] instead.
 func (x *Index) RemoveAll(ctx context.Context, subject, keep string) (removed []Member, err error) {
-	_, err = x.Update(ctx, subject, func(members []Member) ([]Member, error) {
-		removed = nil
-		var kept []Member
-		for _, m := range members {
-			if keep != "" && m.ID == keep {
-				kept = append(kept, m)
-			} else {
-				removed = append(removed, m)
-			}
-		}
-		if len(removed) == 0 {
-			return nil, cas.ErrNoChange
-		}
-		return kept, nil
-	})
+	var kept []Member
+	all, err := x.Take(ctx, subject, func(m Member) bool { return keep == "" || m.ID != keep })
 	if err != nil {
 		return nil, err
 	}
-	return removed, nil
+	for _, m := range all {
+		kept = append(kept, m)
+	}
+	ids := make([]string, len(kept))
+	for i, m := range kept {
+		ids[i] = m.ID
+	}
+	if err := x.Finish(ctx, subject, ids...); err != nil {
+		return nil, err
+	}
+	return kept, nil
 }
 
-// List returns subject's live members, oldest first.
+// Remove is Finish.
+func (x *Index) Remove(ctx context.Context, subject string, ids ...string) error {
+	return x.Finish(ctx, subject, ids...)
+}
+
+// List returns subject's live members (not Ending), oldest first.
 func (x *Index) List(ctx context.Context, subject string) ([]Member, error) {
+	live, _, err := x.Get(ctx, subject)
+	return live, err
+}
+
+// Get returns subject's live members and its Ending members, each oldest
+// first, with one store read.
+func (x *Index) Get(ctx context.Context, subject string) (live, ending []Member, err error) {
 	cur, err := x.Store.Get(ctx, x.Key(subject))
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	members, err := decode(cur)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	members = prune(members, x.now())
-	slices.SortStableFunc(members, func(a, b Member) int { return a.Created.Compare(b.Created) })
-	return members, nil
+	live, ending = split(prune(members, x.now()))
+	sortByCreated(live)
+	sortByCreated(ending)
+	return live, ending, nil
 }
 
 func prune(ms []Member, now time.Time) []Member {
@@ -183,9 +300,9 @@ func prune(ms []Member, now time.Time) []Member {
 
 // encodeRecord encodes members, with the record's expiry the latest of
 // theirs. No members means delete the record.
-func encodeRecord(members []Member) ([]byte, time.Time, error) {
+func encodeRecord(members []Member) ([]byte, time.Time) {
 	if len(members) == 0 {
-		return nil, time.Time{}, nil
+		return nil, time.Time{}
 	}
 	var exp time.Time
 	for _, m := range members {
@@ -193,22 +310,32 @@ func encodeRecord(members []Member) ([]byte, time.Time, error) {
 			exp = m.Expires
 		}
 	}
-	return Encode(members), exp, nil
+	return Encode(members), exp
 }
 
 // Encode returns the record form of members: a version byte, a member count,
-// then for each member its ID, creation and expiry in Unix milliseconds, and
-// data, lengths and numbers as unsigned varints.
+// then for each member its ID, creation and expiry in Unix milliseconds, its
+// data, and — in version 2, written only when a member is Ending — a flags
+// byte; lengths and numbers as minimal varints.
 func Encode(members []Member) []byte {
-	b := []byte{recordVersion}
-	b = binary.AppendUvarint(b, uint64(len(members)))
+	version := byte(recordV1)
+	if slices.ContainsFunc(members, func(m Member) bool { return m.Ending }) {
+		version = recordV2
+	}
+	b := []byte{version}
+	b = binrec.AppendUvarint(b, uint64(len(members)))
 	for _, m := range members {
-		b = binary.AppendUvarint(b, uint64(len(m.ID)))
-		b = append(b, m.ID...)
-		b = binary.AppendVarint(b, m.Created.UnixMilli())
-		b = binary.AppendVarint(b, m.Expires.UnixMilli())
-		b = binary.AppendUvarint(b, uint64(len(m.Data)))
-		b = append(b, m.Data...)
+		b = binrec.AppendString(b, m.ID)
+		b = binrec.AppendVarint(b, m.Created.UnixMilli())
+		b = binrec.AppendVarint(b, m.Expires.UnixMilli())
+		b = binrec.AppendBytes(b, m.Data)
+		if version == recordV2 {
+			var flags byte
+			if m.Ending {
+				flags |= flagEnding
+			}
+			b = append(b, flags)
+		}
 	}
 	return b
 }
@@ -222,58 +349,38 @@ func decode(b []byte) ([]Member, error) {
 	if len(b) == 0 {
 		return nil, nil
 	}
-	if b[0] != recordVersion {
+	version := b[0]
+	if version != recordV1 && version != recordV2 {
 		return nil, fmt.Errorf("%w: unknown version %d", ErrCorrupt, b[0])
 	}
-	b = b[1:]
-	n, b, ok := uvarint(b)
+	r := binrec.NewReader(b[1:])
 	// Each member takes at least 5 bytes, which bounds n by the input size.
-	if !ok || n > MaxMembers || n > uint64(len(b)/5) {
-		return nil, ErrCorrupt
-	}
+	n := r.Count(MaxMembers+MaxEnding, 5)
 	members := make([]Member, 0, n)
 	for range n {
 		var m Member
-		var l uint64
-		if l, b, ok = uvarint(b); !ok || l == 0 || l > MaxIDLen || l > uint64(len(b)) {
+		id := r.Bytes(MaxIDLen)
+		m.Created = time.UnixMilli(r.Varint())
+		m.Expires = time.UnixMilli(r.Varint())
+		data := r.Bytes(MaxDataLen)
+		if version == recordV2 {
+			flags := r.Byte()
+			if flags&^flagEnding != 0 {
+				return nil, fmt.Errorf("%w: unknown member flags", ErrCorrupt)
+			}
+			m.Ending = flags&flagEnding != 0
+		}
+		if r.Failed() || len(id) == 0 {
 			return nil, ErrCorrupt
 		}
-		m.ID, b = string(b[:l]), b[l:]
-		var c, e int64
-		if c, b, ok = varint(b); !ok {
-			return nil, ErrCorrupt
+		m.ID = string(id)
+		if len(data) > 0 {
+			m.Data = slices.Clone(data)
 		}
-		if e, b, ok = varint(b); !ok {
-			return nil, ErrCorrupt
-		}
-		m.Created, m.Expires = time.UnixMilli(c), time.UnixMilli(e)
-		if l, b, ok = uvarint(b); !ok || l > MaxDataLen || l > uint64(len(b)) {
-			return nil, ErrCorrupt
-		}
-		if l > 0 {
-			m.Data = slices.Clone(b[:l])
-		}
-		b = b[l:]
 		members = append(members, m)
 	}
-	if len(b) != 0 {
+	if r.Err() != nil {
 		return nil, ErrCorrupt
 	}
 	return members, nil
-}
-
-func uvarint(b []byte) (uint64, []byte, bool) {
-	v, n := binary.Uvarint(b)
-	if n <= 0 {
-		return 0, b, false
-	}
-	return v, b[n:], true
-}
-
-func varint(b []byte) (int64, []byte, bool) {
-	v, n := binary.Varint(b)
-	if n <= 0 {
-		return 0, b, false
-	}
-	return v, b[n:], true
 }

@@ -56,8 +56,15 @@ func TestAddListRemove(t *testing.T) {
 	// Past the cap, the oldest member is evicted and returned.
 	c.Add(time.Second)
 	ev, err := x.Add(ctx, "alice", Member{ID: "m3", Created: c.Now(), Expires: c.Now().Add(time.Hour)})
-	if err != nil || !slices.Equal(ids(ev), []string{"m0"}) {
-		t.Fatalf("evicted %v, %v; want m0", ids(ev), err)
+	if err != nil || !slices.Equal(ids(ev), []string{"m0"}) || !ev[0].Ending {
+		t.Fatalf("evicted %v, %v; want m0, Ending", ids(ev), err)
+	}
+	// It stays, Ending and unlisted, until its caller finishes it.
+	if live, ending, _ := x.Get(ctx, "alice"); len(live) != 3 || !slices.Equal(ids(ending), []string{"m0"}) {
+		t.Fatalf("after eviction: live %v, ending %v", ids(live), ids(ending))
+	}
+	if err := x.Finish(ctx, "alice", "m0"); err != nil {
+		t.Fatal(err)
 	}
 	if err := x.Remove(ctx, "alice", "m2", "absent"); err != nil {
 		t.Fatal(err)
@@ -153,14 +160,14 @@ func FuzzDecode(f *testing.F) {
 			return
 		}
 		// Whatever decodes survives a round trip unchanged. (Bytes may differ:
-		// varints have non-minimal encodings, which carry the same values.)
+		// a version 2 record without Ending members is written as version 1.)
 		again, err := Decode(Encode(ms))
 		if err != nil || len(again) != len(ms) {
 			t.Fatalf("round trip: %v, %d members, want %d", err, len(again), len(ms))
 		}
 		for i := range ms {
 			a, b := ms[i], again[i]
-			if a.ID != b.ID || !a.Created.Equal(b.Created) || !a.Expires.Equal(b.Expires) || string(a.Data) != string(b.Data) {
+			if a.ID != b.ID || !a.Created.Equal(b.Created) || !a.Expires.Equal(b.Expires) || string(a.Data) != string(b.Data) || a.Ending != b.Ending {
 				t.Fatalf("member %d changed in a round trip: %+v → %+v", i, a, b)
 			}
 		}
@@ -177,7 +184,11 @@ func TestFullRecordFitsInAStoreValue(t *testing.T) {
 			Data:    make([]byte, MaxDataLen),
 		}
 	}
-	if n := len(Encode(ms)); n > store.MaxValueSize {
+	full := slices.Clone(ms)
+	for range MaxEnding {
+		full = append(full, Member{ID: ms[0].ID, Created: ms[0].Created, Expires: ms[0].Expires, Data: ms[0].Data, Ending: true})
+	}
+	if n := len(Encode(full)); n > store.MaxValueSize {
 		t.Fatalf("a full index record is %d bytes, over store.MaxValueSize (%d)", n, store.MaxValueSize)
 	}
 	// And an Add at the cap writes it: start from a full record of live
