@@ -245,22 +245,18 @@ func (x *Index) Finish(ctx context.Context, subject string, ids ...string) error
 // caller then fails to end them: revocations use [Index.Take] and
 // [Index.Finish] instead.
 func (x *Index) RemoveAll(ctx context.Context, subject, keep string) (removed []Member, err error) {
-	var kept []Member
-	all, err := x.Take(ctx, subject, func(m Member) bool { return keep == "" || m.ID != keep })
+	removed, err = x.Take(ctx, subject, func(m Member) bool { return keep == "" || m.ID != keep })
 	if err != nil {
 		return nil, err
 	}
-	for _, m := range all {
-		kept = append(kept, m)
-	}
-	ids := make([]string, len(kept))
-	for i, m := range kept {
+	ids := make([]string, len(removed))
+	for i, m := range removed {
 		ids[i] = m.ID
 	}
 	if err := x.Finish(ctx, subject, ids...); err != nil {
 		return nil, err
 	}
-	return kept, nil
+	return removed, nil
 }
 
 // Remove is Finish.
