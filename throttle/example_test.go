@@ -14,7 +14,7 @@ import (
 // Count a guessable check through the throttle: Begin before checking,
 // then settle the ticket with the outcome.
 func Example() {
-	st := store.NewMemoryWithConfig(store.MemoryConfig{})
+	st := store.NewMemory(store.MemoryConfig{})
 	defer st.Close()
 	th := throttle.New(st, throttle.Config{Pair: throttle.Limit{Free: 2}})
 	ctx := context.Background()
@@ -45,7 +45,7 @@ func Example() {
 
 // Limit how often a login link may be sent to one address.
 func ExampleThrottle_Take() {
-	st := store.NewMemoryWithConfig(store.MemoryConfig{})
+	st := store.NewMemory(store.MemoryConfig{})
 	defer st.Close()
 	th := throttle.New(st, throttle.Config{})
 	ctx := context.Background()

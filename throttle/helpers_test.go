@@ -39,7 +39,7 @@ type backend struct {
 func backends() []backend {
 	return []backend{
 		{"memory", func(t *testing.T, c *clock) store.Store {
-			m := store.NewMemoryWithConfig(store.MemoryConfig{Now: c.Now})
+			m := store.NewMemory(store.MemoryConfig{Now: c.Now})
 			t.Cleanup(func() { m.Close() })
 			return m
 		}},

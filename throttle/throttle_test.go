@@ -358,7 +358,7 @@ func TestStoreFailure(t *testing.T) {
 // counter and is replaced; it never locks anyone out.
 func TestCorruptRecord(t *testing.T) {
 	c := newClock()
-	m := store.NewMemoryWithConfig(store.MemoryConfig{Now: c.Now})
+	m := store.NewMemory(store.MemoryConfig{Now: c.Now})
 	defer m.Close()
 	th := throttle.New(m, throttle.Config{Now: c.Now, Prefix: "t:"})
 	a := throttle.Attempt{Account: "judy", Addr: addr("203.0.113.80")}
@@ -409,7 +409,7 @@ func TestTake(t *testing.T) {
 }
 
 func TestNewPanics(t *testing.T) {
-	m := store.NewMemoryWithConfig(store.MemoryConfig{})
+	m := store.NewMemory(store.MemoryConfig{})
 	defer m.Close()
 	for name, cfg := range map[string]throttle.Config{
 		"negative delay":  {Pair: throttle.Limit{Delay: -1}},
