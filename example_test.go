@@ -62,3 +62,30 @@ func ExampleGuard_RequireScope() {
 	// Output:
 	// 403 Bearer realm="example", error="insufficient_scope", scope="write"
 }
+
+// A page that greets signed-in visitors by name and everyone else as a
+// guest, behind Optional.
+func ExampleOptional() {
+	home := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if id, ok := authkit.IdentityFrom(r.Context()); ok {
+			fmt.Fprintf(w, "welcome back, %s", id.Subject)
+			return
+		}
+		fmt.Fprint(w, "welcome, guest")
+	})
+	h := authkit.Optional(demoTokens)(home)
+
+	for _, auth := range []string{"", "Bearer demo_let-me-in", "Bearer demo_wrong"} {
+		r := httptest.NewRequest("GET", "/", nil)
+		if auth != "" {
+			r.Header.Set("Authorization", auth)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		fmt.Println(w.Code, w.Body.String())
+	}
+	// Output:
+	// 200 welcome, guest
+	// 200 welcome back, alice
+	// 401 Unauthorized
+}

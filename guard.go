@@ -4,7 +4,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -25,7 +24,11 @@ const DefaultRetryAfter = 5 * time.Second
 //     the protected handler runs;
 //   - an error wrapping ErrInvalidCredentials, or a bearer token no
 //     Authenticator claims: 401 with
-//     `WWW-Authenticate: Bearer realm="…", error="invalid_token"`;
+//     `WWW-Authenticate: Bearer realm="…", error="invalid_token"` when the
+//     request sent a bearer token; when it sent none (a stale session
+//     cookie, say) the 401 carries no error code, since RFC 6750 reserves
+//     invalid_token for a bearer token that was sent — and the
+//     Unauthenticated handler, if set, answers instead;
 //   - nothing sent: 401 with `WWW-Authenticate: Bearer realm="…"` and no
 //     error code — or the Unauthenticated handler, such as a redirect to a
 //     login page;
@@ -79,15 +82,7 @@ type Guard struct {
 // auths proves who sent it; see [Guard] for how it answers otherwise. It
 // panics if auths is empty or holds a nil Authenticator.
 func (g *Guard) Require(auths ...Authenticator) func(http.Handler) http.Handler {
-	if len(auths) == 0 {
-		panic("authkit: Require needs at least one Authenticator")
-	}
-	for _, a := range auths {
-		if a == nil {
-			panic("authkit: Require given a nil Authenticator")
-		}
-	}
-	auths = append([]Authenticator(nil), auths...)
+	auths = checkAuths(auths)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			g.serve(w, r, next, auths)
@@ -100,7 +95,58 @@ func Require(auths ...Authenticator) func(http.Handler) http.Handler {
 	return (&Guard{}).Require(auths...)
 }
 
+// Optional returns middleware for pages that serve signed-in and anonymous
+// visitors alike: the handler always runs, with the Identity in the request
+// context ([IdentityFrom]) when one of auths proves who sent the request,
+// and without one otherwise. The Authenticators are tried as by
+// [Guard.Require]; what differs is the answer when none succeeds:
+//
+//   - nothing sent, or a credential that is not a bearer token and is
+//     refused (a stale or revoked session cookie): the handler runs
+//     anonymously — the session manager has already told the browser to
+//     drop the cookie;
+//   - a bearer token that is refused or that no Authenticator claims: 401
+//     invalid_token, as Require answers — an API client that sent a token
+//     must learn it is bad, not silently get the anonymous view;
+//   - a malformed request: 400 invalid_request;
+//   - any other error (a store that cannot be reached): 503 with
+//     Retry-After. The handler does not run: rendering the anonymous page
+//     would look like "logged out".
+//
+// It panics if auths is empty or holds a nil Authenticator.
+func (g *Guard) Optional(auths ...Authenticator) func(http.Handler) http.Handler {
+	auths = checkAuths(auths)
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			g.decide(w, r, next, auths, true)
+		})
+	}
+}
+
+// Optional is the zero Guard's [Guard.Optional].
+func Optional(auths ...Authenticator) func(http.Handler) http.Handler {
+	return (&Guard{}).Optional(auths...)
+}
+
+func checkAuths(auths []Authenticator) []Authenticator {
+	if len(auths) == 0 {
+		panic("authkit: Require needs at least one Authenticator")
+	}
+	for _, a := range auths {
+		if a == nil {
+			panic("authkit: Require given a nil Authenticator")
+		}
+	}
+	return append([]Authenticator(nil), auths...)
+}
+
 func (g *Guard) serve(w http.ResponseWriter, r *http.Request, next http.Handler, auths []Authenticator) {
+	g.decide(w, r, next, auths, false)
+}
+
+// decide runs the chain; with optional set, a request with no credential or
+// a refused non-bearer credential reaches next anonymously.
+func (g *Guard) decide(w http.ResponseWriter, r *http.Request, next http.Handler, auths []Authenticator, optional bool) {
 	tok, err := g.extractBearer(r)
 	if err != nil {
 		g.challenge(w, http.StatusBadRequest, "invalid_request", "")
@@ -121,7 +167,15 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, next http.Handler,
 		case errors.Is(err, ErrNoCredentials):
 			continue
 		case errors.Is(err, ErrInvalidCredentials):
-			g.unauthorized(w, r, tok != "", "invalid_token")
+			if tok == "" {
+				if optional {
+					next.ServeHTTP(w, r)
+					return
+				}
+				g.unauthorized(w, r, false, "")
+				return
+			}
+			g.unauthorized(w, r, true, "invalid_token")
 			return
 		case errors.Is(err, ErrInvalidRequest):
 			g.challenge(w, http.StatusBadRequest, "invalid_request", "")
@@ -133,6 +187,10 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, next http.Handler,
 	}
 	if tok != "" {
 		g.unauthorized(w, r, true, "invalid_token")
+		return
+	}
+	if optional {
+		next.ServeHTTP(w, r)
 		return
 	}
 	g.unauthorized(w, r, false, "")
@@ -147,26 +205,7 @@ func (g *Guard) unauthorized(w http.ResponseWriter, r *http.Request, sentBearer 
 }
 
 func (g *Guard) unavailable(w http.ResponseWriter, r *http.Request, err error) {
-	logger := g.Logger
-	if logger == nil {
-		logger = slog.Default()
-	}
-	// A client that hung up cancels the request's context, which fails the
-	// store call: that is no outage, and a flood of disconnects must not
-	// flood the error log.
-	level := slog.LevelError
-	if r.Context().Err() != nil {
-		level = slog.LevelDebug
-	}
-	logger.LogAttrs(r.Context(), level, "authkit: cannot authenticate request",
-		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("error", err))
-	ra := g.RetryAfter
-	if ra <= 0 {
-		ra = DefaultRetryAfter
-	}
-	secs := int64((ra + time.Second - 1) / time.Second)
-	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
-	writeStatus(w, http.StatusServiceUnavailable)
+	Unavailable{RetryAfter: g.RetryAfter, Logger: g.Logger}.Write(w, r, "authkit: cannot authenticate request", err)
 }
 
 // challenge answers status with a Bearer WWW-Authenticate header carrying the
