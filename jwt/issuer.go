@@ -71,8 +71,8 @@ type encodedHeader struct {
 }
 
 // NewIssuer returns an Issuer signing with keys. It panics if keys is nil or
-// cfg is invalid (negative Lifetime, a Type or Issuer that is not printable
-// UTF-8).
+// cfg is invalid: a negative Lifetime, a Type that is not printable ASCII,
+// an Issuer or Audience that is not valid UTF-8.
 func NewIssuer(keys *KeySet, cfg IssuerConfig) *Issuer {
 	if keys == nil {
 		panic("jwt: NewIssuer needs a KeySet")
@@ -103,7 +103,6 @@ func NewIssuer(keys *KeySet, cfg IssuerConfig) *Issuer {
 		}
 		i.iss = append(b, ',')
 	}
-	cfg.Audience = append([]string(nil), cfg.Audience...)
 	switch len(cfg.Audience) {
 	case 0:
 	case 1:
@@ -203,81 +202,21 @@ func (i *Issuer) issue(g Grant, custom []byte) (Issued, error) {
 	if key == nil {
 		return Issued{}, fmt.Errorf("%w: the key set has no signing key", ErrInvalidKey)
 	}
-	if g.Subject == "" {
-		return Issued{}, fmt.Errorf("%w: no subject", ErrInvalidGrant)
-	}
-	ttl := i.cfg.Lifetime
-	if g.Lifetime == 0 {
-		g.Lifetime = g.TTL
-	}
-	if g.Lifetime < 0 {
-		return Issued{}, fmt.Errorf("%w: negative Lifetime", ErrInvalidGrant)
-	}
-	if g.Lifetime > 0 {
-		ttl = g.Lifetime
-	}
-	if ttl < time.Second {
-		return Issued{}, fmt.Errorf("%w: Lifetime under one second", ErrInvalidGrant)
-	}
-	custom, err := checkCustom(custom)
+	ttl, err := i.lifetime(&g)
 	if err != nil {
 		return Issued{}, err
 	}
-
-	now := i.cfg.Now()
-	iatMs := now.UnixMilli()
+	custom, err = checkCustom(custom)
+	if err != nil {
+		return Issued{}, err
+	}
+	iatMs := i.cfg.Now().UnixMilli()
 	expMs := (iatMs + ttl.Milliseconds()) / 1000 * 1000
 	jti := secret.Base62(jtiLen)
-
-	p := make([]byte, 0, 192+len(g.Subject)+len(custom)+8*len(g.Scopes))
-	p = append(p, '{')
-	p = append(p, i.iss...)
-	var ok bool
-	p = append(p, `"sub":`...)
-	if p, ok = appendString(p, g.Subject); !ok {
-		return Issued{}, fmt.Errorf("%w: subject is not valid UTF-8", ErrInvalidGrant)
+	p, err := i.appendClaims(make([]byte, 0, 192+len(g.Subject)+len(custom)+8*len(g.Scopes)), &g, custom, jti, iatMs, expMs)
+	if err != nil {
+		return Issued{}, err
 	}
-	p = append(p, i.aud...)
-	p = append(p, `,"exp":`...)
-	p = appendNumericDate(p, expMs)
-	p = append(p, `,"iat":`...)
-	p = appendNumericDate(p, iatMs)
-	p = append(p, `,"jti":"`...)
-	p = append(p, jti...)
-	p = append(p, '"')
-	if len(g.Scopes) > 0 {
-		p = append(p, `,"scope":"`...)
-		for n, s := range g.Scopes {
-			if !scopeToken(s) {
-				return Issued{}, fmt.Errorf("%w: scope %d is not an RFC 6749 scope token", ErrInvalidGrant, n)
-			}
-			if n > 0 {
-				p = append(p, ' ')
-			}
-			p = append(p, s...)
-		}
-		p = append(p, '"')
-	}
-	if !g.AuthTime.IsZero() {
-		at := g.AuthTime.Unix()
-		if at <= 0 || at > maxNumericDate {
-			return Issued{}, fmt.Errorf("%w: auth_time out of range", ErrInvalidGrant)
-		}
-		p = append(p, `,"auth_time":`...)
-		p = appendNumericDate(p, at*1000)
-	}
-	if g.FamilyID != "" {
-		p = append(p, `,"fid":`...)
-		if p, ok = appendString(p, g.FamilyID); !ok {
-			return Issued{}, fmt.Errorf("%w: family ID is not valid UTF-8", ErrInvalidGrant)
-		}
-	}
-	if len(custom) > 0 {
-		p = append(p, ',')
-		p = append(p, custom...)
-	}
-	p = append(p, '}')
-
 	hdr := i.header(key)
 	enc := base64.RawURLEncoding
 	tok := make([]byte, 0, len(hdr)+1+enc.EncodedLen(len(p))+1+enc.EncodedLen(512))
@@ -297,6 +236,81 @@ func (i *Issuer) issue(g Grant, custom []byte) (Issued, error) {
 		IssuedAt:  time.UnixMilli(iatMs),
 		ExpiresAt: time.UnixMilli(expMs),
 	}, nil
+}
+
+// lifetime checks g's subject and lifetime and returns the token's
+// lifetime: g's, or the config's.
+func (i *Issuer) lifetime(g *Grant) (time.Duration, error) {
+	if g.Subject == "" {
+		return 0, fmt.Errorf("%w: no subject", ErrInvalidGrant)
+	}
+	ttl := i.cfg.Lifetime
+	if g.Lifetime == 0 {
+		g.Lifetime = g.TTL
+	}
+	if g.Lifetime < 0 {
+		return 0, fmt.Errorf("%w: negative Lifetime", ErrInvalidGrant)
+	}
+	if g.Lifetime > 0 {
+		ttl = g.Lifetime
+	}
+	if ttl < time.Second {
+		return 0, fmt.Errorf("%w: Lifetime under one second", ErrInvalidGrant)
+	}
+	return ttl, nil
+}
+
+// appendClaims appends the claims set of g to p: iss, sub, aud, exp, iat,
+// jti, then scope, auth_time and fid when g sets them, then the members of
+// custom (already checked).
+func (i *Issuer) appendClaims(p []byte, g *Grant, custom []byte, jti string, iatMs, expMs int64) ([]byte, error) {
+	p = append(p, '{')
+	p = append(p, i.iss...)
+	var ok bool
+	p = append(p, `"sub":`...)
+	if p, ok = appendString(p, g.Subject); !ok {
+		return nil, fmt.Errorf("%w: subject is not valid UTF-8", ErrInvalidGrant)
+	}
+	p = append(p, i.aud...)
+	p = append(p, `,"exp":`...)
+	p = appendNumericDate(p, expMs)
+	p = append(p, `,"iat":`...)
+	p = appendNumericDate(p, iatMs)
+	p = append(p, `,"jti":"`...)
+	p = append(p, jti...)
+	p = append(p, '"')
+	if len(g.Scopes) > 0 {
+		p = append(p, `,"scope":"`...)
+		for n, s := range g.Scopes {
+			if !scopeToken(s) {
+				return nil, fmt.Errorf("%w: scope %d is not an RFC 6749 scope token", ErrInvalidGrant, n)
+			}
+			if n > 0 {
+				p = append(p, ' ')
+			}
+			p = append(p, s...)
+		}
+		p = append(p, '"')
+	}
+	if !g.AuthTime.IsZero() {
+		at := g.AuthTime.Unix()
+		if at <= 0 || at > maxNumericDate {
+			return nil, fmt.Errorf("%w: auth_time out of range", ErrInvalidGrant)
+		}
+		p = append(p, `,"auth_time":`...)
+		p = appendNumericDate(p, at*1000)
+	}
+	if g.FamilyID != "" {
+		p = append(p, `,"fid":`...)
+		if p, ok = appendString(p, g.FamilyID); !ok {
+			return nil, fmt.Errorf("%w: family ID is not valid UTF-8", ErrInvalidGrant)
+		}
+	}
+	if len(custom) > 0 {
+		p = append(p, ',')
+		p = append(p, custom...)
+	}
+	return append(p, '}'), nil
 }
 
 // checkCustom validates encoded custom claims and returns their members

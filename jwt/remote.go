@@ -127,67 +127,15 @@ type remoteView struct {
 // or anywhere with InsecureAllowHTTP) and for an invalid config (a negative
 // duration or size, an unknown or HMAC algorithm).
 func NewRemoteKeySet(jwksURL string, cfg RemoteConfig) (*RemoteKeySet, error) {
-	if cfg.MaxBodySize < 0 || cfg.RefetchInterval < 0 || cfg.RefreshInterval < 0 || cfg.FetchTimeout < 0 {
-		return nil, errors.New("jwt: RemoteConfig has a negative duration or size")
+	if err := checkJWKSURL(jwksURL, cfg.InsecureAllowHTTP); err != nil {
+		return nil, err
 	}
-	u, err := url.Parse(jwksURL)
-	if err != nil || u.Host == "" {
-		return nil, fmt.Errorf("jwt: invalid JWKS URL")
+	cfg, allowed, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
 	}
-	switch u.Scheme {
-	case "https":
-	case "http":
-		if !cfg.InsecureAllowHTTP && !isLoopback(u.Hostname()) {
-			return nil, fmt.Errorf("jwt: JWKS URL must use https (InsecureAllowHTTP allows http)")
-		}
-	default:
-		return nil, fmt.Errorf("jwt: JWKS URL must use https")
-	}
-	if cfg.Algorithms == nil {
-		cfg.Algorithms = asymmetricAlgorithms
-	}
-	allowed := map[Algorithm]bool{}
-	for _, a := range cfg.Algorithms {
-		if _, ok := a.info(); !ok || a.Symmetric() {
-			return nil, fmt.Errorf("jwt: RemoteConfig.Algorithms: %q is not an asymmetric algorithm", a)
-		}
-		allowed[a] = true
-	}
-	if cfg.MaxBodySize == 0 {
-		cfg.MaxBodySize = DefaultMaxJWKSSize
-	}
-	if cfg.RefetchInterval == 0 {
-		cfg.RefetchInterval = DefaultRefetchInterval
-	}
-	if cfg.RefreshInterval == 0 {
-		cfg.RefreshInterval = DefaultRefreshInterval
-	}
-	if cfg.FetchTimeout == 0 {
-		cfg.FetchTimeout = DefaultFetchTimeout
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	logger := cfg.Logger
-	if logger == nil {
-		logger = slog.Default()
-	}
-	client := cfg.HTTPClient
-	if client == nil {
-		client = &http.Client{}
-	}
-	c := *client
-	if c.Timeout == 0 || c.Timeout > cfg.FetchTimeout {
-		c.Timeout = cfg.FetchTimeout
-	}
-	base := c.Transport
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	c.Transport = &capTransport{base: base, max: cfg.MaxBodySize}
-	httpClient := jwk.WrapHTTPClientDefaults(&c)
-
-	r := &RemoteKeySet{url: jwksURL, cfg: cfg, allowed: allowed, log: logger}
+	httpClient := jwk.WrapHTTPClientDefaults(cfg.client())
+	r := &RemoteKeySet{url: jwksURL, cfg: cfg, allowed: allowed, log: cfg.Logger}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	hc := httprc.NewClient(
 		httprc.WithWorkers(1),
@@ -216,6 +164,80 @@ func NewRemoteKeySet(jwksURL string, cfg RemoteConfig) (*RemoteKeySet, error) {
 		return nil, fmt.Errorf("jwt: registering JWKS URL: %w", err)
 	}
 	return r, nil
+}
+
+// checkJWKSURL refuses a URL that is not https, unless it is http on a
+// loopback host or insecure is set.
+func checkJWKSURL(jwksURL string, insecure bool) error {
+	u, err := url.Parse(jwksURL)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("jwt: invalid JWKS URL")
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if !insecure && !isLoopback(u.Hostname()) {
+			return fmt.Errorf("jwt: JWKS URL must use https (InsecureAllowHTTP allows http)")
+		}
+		return nil
+	}
+	return fmt.Errorf("jwt: JWKS URL must use https")
+}
+
+// withDefaults checks cfg, fills in its defaults and returns it with the
+// allowlist as a set.
+func (cfg RemoteConfig) withDefaults() (RemoteConfig, map[Algorithm]bool, error) {
+	if cfg.MaxBodySize < 0 || cfg.RefetchInterval < 0 || cfg.RefreshInterval < 0 || cfg.FetchTimeout < 0 {
+		return cfg, nil, errors.New("jwt: RemoteConfig has a negative duration or size")
+	}
+	if cfg.Algorithms == nil {
+		cfg.Algorithms = asymmetricAlgorithms
+	}
+	allowed := map[Algorithm]bool{}
+	for _, a := range cfg.Algorithms {
+		if _, ok := a.info(); !ok || a.Symmetric() {
+			return cfg, nil, fmt.Errorf("jwt: RemoteConfig.Algorithms: %q is not an asymmetric algorithm", a)
+		}
+		allowed[a] = true
+	}
+	if cfg.MaxBodySize == 0 {
+		cfg.MaxBodySize = DefaultMaxJWKSSize
+	}
+	if cfg.RefetchInterval == 0 {
+		cfg.RefetchInterval = DefaultRefetchInterval
+	}
+	if cfg.RefreshInterval == 0 {
+		cfg.RefreshInterval = DefaultRefreshInterval
+	}
+	if cfg.FetchTimeout == 0 {
+		cfg.FetchTimeout = DefaultFetchTimeout
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return cfg, allowed, nil
+}
+
+// client returns a copy of the configured HTTP client (or a new one) whose
+// timeout is at most FetchTimeout and whose transport enforces MaxBodySize.
+func (cfg *RemoteConfig) client() *http.Client {
+	c := http.Client{}
+	if cfg.HTTPClient != nil {
+		c = *cfg.HTTPClient
+	}
+	if c.Timeout == 0 || c.Timeout > cfg.FetchTimeout {
+		c.Timeout = cfg.FetchTimeout
+	}
+	base := c.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	c.Transport = &capTransport{base: base, max: cfg.MaxBodySize}
+	return &c
 }
 
 func isLoopback(host string) bool {

@@ -2,7 +2,6 @@ package jwt
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -11,7 +10,6 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -196,23 +194,6 @@ func stripApplication(t string) string {
 	return t
 }
 
-// Claims are the registered claims of a verified token. A Verifier may hand
-// the same Claims to several callers (from its cache): treat it, and its
-// slices, as read-only.
-type Claims struct {
-	Issuer    string    // iss; "" when absent
-	Subject   string    // sub; always present
-	Audience  []string  // aud; nil when absent
-	ExpiresAt time.Time // exp; always present
-	NotBefore time.Time // nbf; zero when absent
-	IssuedAt  time.Time // iat, to the millisecond; always present
-	AuthTime  time.Time // auth_time; zero when absent
-	ID        string    // jti; "" when absent
-	Scopes    []string  // the space-separated scope claim, split; nil when absent
-	FamilyID  string    // fid: the refresh family the token was issued from; "" when absent
-	KeyID     string    // the kid of the key that verified the token
-}
-
 // entry is the outcome of one full verification, kept in the cache.
 type entry struct {
 	claims  Claims
@@ -266,34 +247,6 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 		return nil, err
 	}
 	return &e.claims, nil
-}
-
-// VerifyClaims is [Verifier.Verify] that also decodes the claims set into a
-// value of the caller's type C (a struct with json tags, or a map) with
-// encoding/json. A claims set that does not decode into C is an error
-// matching ErrMalformed. When C holds no pointers, maps, slices or
-// interfaces, the decoded value is cached with the token; otherwise it is
-// decoded afresh on every call, so the caller owns what it gets.
-func VerifyClaims[C any](ctx context.Context, v *Verifier, token string) (*Claims, C, error) {
-	var zero C
-	e, err := v.check(ctx, token, false)
-	if err != nil {
-		return nil, zero, err
-	}
-	if cv := e.custom.Load(); cv != nil {
-		if c, ok := cv.v.(C); ok {
-			return &e.claims, c, nil
-		}
-	}
-	var c C
-	if err := json.Unmarshal([]byte(e.payload), &c); err != nil {
-		v.emitRejected(ctx, errCustomClaims, e.claims.Subject)
-		return nil, zero, errCustomClaims
-	}
-	if flatType(reflect.TypeFor[C]()) {
-		e.custom.Store(&customValue{v: c})
-	}
-	return &e.claims, c, nil
 }
 
 // Authenticate implements [authkit.Authenticator]. It reads the bearer
@@ -356,45 +309,6 @@ func (v *Verifier) identity(e *entry) *authkit.Identity {
 		}
 	}
 	return id
-}
-
-// b64url marks the bytes of the base64url alphabet.
-var b64url = func() (t [256]bool) {
-	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") {
-		t[c] = true
-	}
-	return t
-}()
-
-// split returns the positions of the two dots of a compact JWS, header and
-// payload non-empty. It looks for at most three dots, so 10,000 dots cost
-// no more than three. The segments' alphabet is left to the strict base64
-// decoding, except for CR and LF, which Go's decoder skips.
-func split(tok string) (d1, d2 int, ok bool) {
-	d1 = strings.IndexByte(tok, '.')
-	if d1 <= 0 {
-		return 0, 0, false
-	}
-	d2 = strings.IndexByte(tok[d1+1:], '.')
-	if d2 <= 0 {
-		return 0, 0, false
-	}
-	d2 += d1 + 1
-	if strings.IndexByte(tok[d2+1:], '.') >= 0 {
-		return 0, 0, false
-	}
-	return d1, d2, true
-}
-
-// base64URLOnly reports whether every byte of s, dots aside, is in the
-// base64url alphabet.
-func base64URLOnly(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !b64url[c] && c != '.' {
-			return false
-		}
-	}
-	return true
 }
 
 // errNotJWT tells Authenticate that a bearer token is of another kind.
@@ -461,280 +375,31 @@ func (v *Verifier) check(ctx context.Context, token string, authn bool) (*entry,
 	return e, nil
 }
 
-// header is the part of a JOSE header the verifier reads.
-type header struct {
-	alg, kid, typ          string
-	hasAlg, hasKID, hasTyp bool
-}
-
-func parseHeader(s string) (header, *rejection) {
-	var h header
-	sc := scanner{s: s}
-	if !sc.expect('{') {
-		return h, errHeaderJSON
-	}
-	var keys dupCheck
-	for first := true; ; first = false {
-		k, done, ok := sc.next(first, &keys)
-		if !ok {
-			return h, errHeaderJSON
-		}
-		if done {
-			break
-		}
-		var str *string
-		var has *bool
-		switch k {
-		case "alg":
-			str, has = &h.alg, &h.hasAlg
-		case "kid":
-			str, has = &h.kid, &h.hasKID
-		case "typ":
-			str, has = &h.typ, &h.hasTyp
-		case "crit":
-			return h, errCrit
-		case "b64":
-			return h, errB64
-		case "cty":
-			return h, errCty
-		}
-		if str != nil {
-			if sc.peek() != '"' {
-				if k == "alg" {
-					return h, errNoAlg
-				}
-				return h, errHeaderJSON
-			}
-			if *str, ok = sc.str(); !ok {
-				return h, errHeaderJSON
-			}
-			*has = true
-			continue
-		}
-		if !sc.skipValue(1) {
-			return h, errHeaderJSON
-		}
-	}
-	if !sc.atEnd() {
-		return h, errHeaderJSON
-	}
-	return h, nil
-}
-
-// rawClaims is what parseClaims reads.
-type rawClaims struct {
-	iss, sub, jti, scope, fid string
-	hasIss, hasSub, hasScope  bool
-	aud                       []string
-	audOne                    string
-	audKind                   uint8 // 0 absent, 1 string, 2 array
-	exp, nbf, iat, auth       int64 // ms; 0 when absent
-	extras                    []member
-}
-
-func (c *rawClaims) hasAudience(a string) bool {
-	switch c.audKind {
-	case 1:
-		return c.audOne == a
-	case 2:
-		for _, x := range c.aud {
-			if x == a {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-func parseClaims(s string, extras []string, c *rawClaims) *rejection {
-	sc := scanner{s: s}
-	if !sc.expect('{') {
-		return errClaimsJSON
-	}
-	var keys dupCheck
-	for first := true; ; first = false {
-		k, done, ok := sc.next(first, &keys)
-		if !ok {
-			return errClaimsJSON
-		}
-		if done {
-			break
-		}
-		start := sc.i
-		switch k {
-		case "iss", "sub", "jti", "scope", "fid":
-			if sc.peek() != '"' {
-				return errClaimType
-			}
-			val, ok := sc.str()
-			if !ok {
-				return errClaimsJSON
-			}
-			switch k {
-			case "iss":
-				c.iss, c.hasIss = val, true
-			case "sub":
-				c.sub, c.hasSub = val, true
-			case "jti":
-				c.jti = val
-			case "scope":
-				c.scope, c.hasScope = val, true
-			case "fid":
-				c.fid = val
-			}
-		case "aud":
-			switch sc.peek() {
-			case '"':
-				if c.audOne, ok = sc.str(); !ok {
-					return errClaimsJSON
-				}
-				c.audKind = 1
-			case '[':
-				sc.i++
-				c.audKind = 2
-				c.aud = []string{}
-				for n := 0; ; n++ {
-					sc.ws()
-					if n == 0 && sc.peek() == ']' {
-						sc.i++
-						break
-					}
-					if sc.peek() != '"' {
-						return errClaimType
-					}
-					a, ok := sc.str()
-					if !ok {
-						return errClaimsJSON
-					}
-					c.aud = append(c.aud, a)
-					sc.ws()
-					if sc.peek() == ',' {
-						sc.i++
-						continue
-					}
-					if sc.peek() == ']' {
-						sc.i++
-						break
-					}
-					return errClaimsJSON
-				}
-			default:
-				return errClaimType
-			}
-		case "exp", "nbf", "iat", "auth_time":
-			if ch := sc.peek(); ch != '-' && (ch < '0' || ch > '9') {
-				return errClaimType
-			}
-			lit, ok := sc.number()
-			if !ok {
-				return errClaimsJSON
-			}
-			ms, ok := numericDate(lit)
-			if !ok {
-				return errClaimType
-			}
-			switch k {
-			case "exp":
-				c.exp = ms
-			case "nbf":
-				c.nbf = ms
-			case "iat":
-				c.iat = ms
-			case "auth_time":
-				c.auth = ms
-			}
-		default:
-			if !sc.skipValue(1) {
-				return errClaimsJSON
-			}
-		}
-		for _, x := range extras {
-			if x == k {
-				c.extras = append(c.extras, member{name: k, raw: s[start:sc.i]})
-				break
-			}
-		}
-	}
-	if !sc.atEnd() {
-		return errClaimsJSON
-	}
-	return nil
-}
-
-var strict = base64.RawURLEncoding.Strict()
-
 // verifyFull runs every check but revocation.
 func (v *Verifier) verifyFull(ctx context.Context, token string, idx *keyIndex, nowMs int64, authn bool) (*entry, error) {
-	d1, d2, ok := split(token)
-	if !ok {
-		if authn {
-			return nil, errNotJWT
-		}
-		v.emitRejected(ctx, errShape, "")
-		return nil, errShape
-	}
-	// One buffer holds the token's bytes (the signing input and the
-	// encoded signature) followed by the decoded header and payload.
-	if strings.IndexByte(token, '\n') >= 0 || strings.IndexByte(token, '\r') >= 0 {
-		if authn && !base64URLOnly(token) {
-			return nil, errNotJWT
-		}
-		v.emitRejected(ctx, errBase64, "")
-		return nil, errBase64
-	}
-	hl, pl := strict.DecodedLen(d1), strict.DecodedLen(d2-d1-1)
-	buf := make([]byte, len(token)+hl+pl)
-	copy(buf, token)
-	hn, err1 := strict.Decode(buf[len(token):], buf[:d1])
-	pn, err2 := strict.Decode(buf[len(token)+hn:], buf[d1+1:d2])
-	var sigBuf [MaxRSABits / 8]byte
-	var sn int
-	var err3 error
-	if strict.DecodedLen(len(token)-d2-1) > len(sigBuf) {
-		err3 = errSignature
-	} else {
-		sn, err3 = strict.Decode(sigBuf[:], buf[d2+1:len(token)])
-	}
-	if err1 != nil || err2 != nil || err3 != nil {
-		if authn && !base64URLOnly(token) {
-			return nil, errNotJWT
-		}
-		v.emitRejected(ctx, errBase64, "")
-		return nil, errBase64
-	}
-	text := string(buf[len(token) : len(token)+hn+pn])
-
-	h, rej := parseHeader(text[:hn])
+	var sig [MaxRSABits / 8]byte
+	d, rej := decodeJWS(token, &sig)
 	if rej != nil {
+		if authn && (rej == errShape || !base64URLOnly(token)) {
+			return nil, errNotJWT
+		}
 		v.emitRejected(ctx, rej, "")
 		return nil, rej
 	}
-	key, rej := idx.lookup(h.kid, h.hasKID)
-	if rej == errUnknownKID || rej == errNoKeys {
-		if nidx := v.keys.miss(ctx); nidx != nil {
-			idx = nidx
-			key, rej = idx.lookup(h.kid, h.hasKID)
-		}
+	h, rej := parseHeader(d.header)
+	var key *Key
+	if rej == nil {
+		key, idx, rej = v.selectKey(ctx, idx, &h)
+	}
+	if rej == nil && !key.verify(d.input, sig[:d.sigLen]) {
+		rej = errSignature
 	}
 	if rej != nil {
 		v.emitRejected(ctx, rej, "")
 		return nil, rej
 	}
-	if !h.hasAlg {
-		v.emitRejected(ctx, errNoAlg, "")
-		return nil, errNoAlg
-	}
-	if h.alg != string(key.alg) {
-		v.emitRejected(ctx, errAlgMismatch, "")
-		return nil, errAlgMismatch
-	}
-	if !key.verify(buf[:d2], sigBuf[:sn]) {
-		v.emitRejected(ctx, errSignature, "")
-		return nil, errSignature
-	}
-
 	var c rawClaims
-	if rej := parseClaims(text[hn:], v.extras, &c); rej != nil {
+	if rej := parseClaims(d.claims, v.extras, &c); rej != nil {
 		v.emitRejected(ctx, rej, "")
 		return nil, rej
 	}
@@ -742,9 +407,37 @@ func (v *Verifier) verifyFull(ctx context.Context, token string, idx *keyIndex, 
 		v.emitRejected(ctx, rej, c.sub)
 		return nil, rej
 	}
+	return v.newEntry(&c, d.claims, key, idx.gen), nil
+}
+
+// selectKey returns the key the header's kid selects, refetching a remote
+// set once for an unknown kid, and the index it came from. The header's
+// alg must be the key's algorithm.
+func (v *Verifier) selectKey(ctx context.Context, idx *keyIndex, h *header) (*Key, *keyIndex, *rejection) {
+	key, rej := idx.lookup(h.kid, h.hasKID)
+	if rej == errUnknownKID || rej == errNoKeys {
+		if nidx := v.keys.miss(ctx); nidx != nil {
+			idx = nidx
+			key, rej = idx.lookup(h.kid, h.hasKID)
+		}
+	}
+	switch {
+	case rej != nil:
+		return nil, idx, rej
+	case !h.hasAlg:
+		return nil, idx, errNoAlg
+	case h.alg != string(key.alg):
+		return nil, idx, errAlgMismatch
+	}
+	return key, idx, nil
+}
+
+// newEntry is the cache entry of a token whose claims c (the JSON payload)
+// passed every check with key, from the key index of generation gen.
+func (v *Verifier) newEntry(c *rawClaims, payload string, key *Key, gen uint64) *entry {
 	e := &entry{
-		payload: text[hn:],
-		gen:     idx.gen,
+		payload: payload,
+		gen:     gen,
 		exp:     c.exp,
 		nbf:     c.nbf,
 		iat:     c.iat,
@@ -779,7 +472,7 @@ func (v *Verifier) verifyFull(ctx context.Context, token string, idx *keyIndex, 
 	if v.revoking {
 		e.revKey = revocationKey(c.sub)
 	}
-	return e, nil
+	return e
 }
 
 func (v *Verifier) validate(h *header, c *rawClaims, now int64) *rejection {
@@ -860,41 +553,6 @@ func (v *Verifier) emitRejected(ctx context.Context, rej *rejection, subject str
 
 // revocationKey is the store key of subject's revocation record.
 func revocationKey(subject string) string { return keyhash.Key("jrev:", subject) }
-
-// flatType reports whether values of t hold no references, so a copy shares
-// nothing with the original.
-func flatType(t reflect.Type) bool {
-	if v, ok := flatTypes.Load(t); ok {
-		return v.(bool)
-	}
-	ok := flatKind(t, 0)
-	flatTypes.Store(t, ok)
-	return ok
-}
-
-var flatTypes sync.Map // reflect.Type → bool
-
-func flatKind(t reflect.Type, depth int) bool {
-	if depth > 16 {
-		return false
-	}
-	switch t.Kind() {
-	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
-		reflect.Float32, reflect.Float64, reflect.String:
-		return true
-	case reflect.Array:
-		return flatKind(t.Elem(), depth+1)
-	case reflect.Struct:
-		for i := range t.NumField() {
-			if !flatKind(t.Field(i).Type, depth+1) {
-				return false
-			}
-		}
-		return true
-	}
-	return false
-}
 
 var _ authkit.Authenticator = (*Verifier)(nil)
 var _ authkit.Revoker = (*Verifier)(nil)
