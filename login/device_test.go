@@ -2,6 +2,7 @@ package login
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 )
 
@@ -42,4 +43,23 @@ func TestDeviceAdd(t *testing.T) {
 	if _, err := decodeDevice(d.encode()); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// FuzzParseRange: any response body parses to sorted 35-digit upper-case
+// suffixes or ErrRangeResponse, never a panic.
+func FuzzParseRange(f *testing.F) {
+	f.Add([]byte("0018A45C4D1DEF81644B54AB7F969B88D65:1\r\n00D4F6E8FA6EECAD2A3AA415EEC418D38EC:0"))
+	f.Add([]byte("\r\n\r\n"))
+	f.Add([]byte(":"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		out, err := parseRange(b, 1)
+		if err != nil {
+			return
+		}
+		for i, s := range out {
+			if len(s) != 35 || strings.ToUpper(s) != s || (i > 0 && out[i-1] > s) {
+				t.Fatalf("bad suffix list %q", out)
+			}
+		}
+	})
 }
