@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 )
 
 // Errors returned by [Hasher]. They are wrapped with context; test them with
@@ -31,6 +32,11 @@ var (
 	// ErrPasswordTooLong means the password is longer than
 	// [Config.MaxPasswordLen], or longer than 72 bytes for a new bcrypt hash.
 	ErrPasswordTooLong = errors.New("hash: password too long")
+
+	// ErrPasswordNUL means a new bcrypt hash was asked for a password
+	// holding a NUL byte: C bcrypt implementations and passlib stop at or
+	// refuse NUL, so such a hash could not be checked anywhere else.
+	ErrPasswordNUL = errors.New("hash: password contains a NUL byte")
 	// ErrBusy means the queue for the memory budget is full
 	// ([Config.MaxQueue]); the caller should shed the request.
 	ErrBusy = errors.New("hash: too many password hashes waiting")
@@ -47,6 +53,9 @@ const (
 	DefaultMinBudget = 130 * 1024
 	// bcryptMaxPassword is the number of password bytes bcrypt uses.
 	bcryptMaxPassword = 72
+	// passlibKeyLen is the only hash length passlib reads in the $scrypt$
+	// and $pbkdf2-sha256$ forms.
+	passlibKeyLen = 32
 	// maxEncodedLen bounds the length of an encoded hash read from storage.
 	maxEncodedLen = 512
 )
@@ -77,19 +86,22 @@ var RFC9106LowMemory = Argon2id{Memory: 64 * 1024, Time: 3, Threads: 4}
 // Scrypt selects scrypt (RFC 7914) for new hashes, encoded in passlib's
 // form: $scrypt$ln=<log2 N>,r=<r>,p=<p>$<salt>$<hash>. The zero value is
 // OWASP's first setting: N=2^17, r=8, p=1 (128 MiB per hash), a 16-byte
-// salt and a 32-byte hash.
+// salt and a 32-byte hash. passlib reads only 32-byte hashes in this form,
+// so KeyLen is 32: other lengths are refused for new hashes (stored hashes
+// of other lengths still verify).
 type Scrypt struct {
 	LogN    int // log2 of the CPU/memory cost N, 1..30; 0 means 17.
 	R       int // block size; 0 means 8.
 	P       int // parallelization; 0 means 1.
 	SaltLen int // bytes, 8..64; 0 means 16.
-	KeyLen  int // hash bytes, 16..64; 0 means 32.
+	KeyLen  int // hash bytes: 0 or 32 (passlib's only length).
 }
 
 // Bcrypt selects bcrypt for new hashes ($2a$ strings from
 // golang.org/x/crypto/bcrypt). Use it only where Argon2id and scrypt are not
 // available. New bcrypt hashes refuse passwords over 72 bytes with
-// [ErrPasswordTooLong] instead of silently truncating them.
+// [ErrPasswordTooLong] instead of silently truncating them, and passwords
+// holding a NUL byte with [ErrPasswordNUL].
 type Bcrypt struct {
 	Cost int // log2 rounds, 10..31; 0 means 12. Lower costs are refused.
 }
@@ -97,11 +109,13 @@ type Bcrypt struct {
 // PBKDF2 selects PBKDF2-HMAC-SHA256 (the standard library's crypto/pbkdf2)
 // for new hashes, for deployments that need FIPS 140 algorithms, encoded in
 // passlib's form: $pbkdf2-sha256$<iterations>$<salt>$<hash> with passlib's
-// base64 variant ("." for "+", no padding).
+// base64 variant ("." for "+", no padding). passlib reads only 32-byte
+// hashes in this form, so KeyLen is 32: other lengths are refused for new
+// hashes (stored hashes of other lengths still verify).
 type PBKDF2 struct {
 	Iterations int // 0 means 600,000 (OWASP 2026).
 	SaltLen    int // bytes, 8..64; 0 means 16.
-	KeyLen     int // hash bytes, 16..64; 0 means 32.
+	KeyLen     int // hash bytes: 0 or 32 (passlib's only length).
 }
 
 func (Argon2id) scheme() {}
@@ -160,7 +174,7 @@ type Config struct {
 	// (Argon2's m; scrypt's 128·r·(N+p+2) bytes; a few KiB for bcrypt and
 	// PBKDF2)
 	// and waits, in arrival order, while the budget is exhausted. 0 means
-	// four hashes of Scheme, but at least DefaultMinBudget (128 MiB): with
+	// four hashes of Scheme, but at least DefaultMinBudget (130 MiB): with
 	// the default scheme, six 19 MiB hashes at once.
 	MemoryBudget int
 
@@ -392,8 +406,8 @@ func schemeParams(s Scheme, weak bool) (params, error) {
 			return bad("Scrypt N·r·p is below OWASP's minimum of 655360")
 		case p.saltLen < minSalt || p.saltLen > 64:
 			return bad("Scrypt SaltLen %d out of range %d..64", p.saltLen, minSalt)
-		case p.keyLen < 16 || p.keyLen > 64:
-			return bad("Scrypt KeyLen %d out of range 16..64", p.keyLen)
+		case p.keyLen != passlibKeyLen:
+			return bad("Scrypt KeyLen %d: passlib's $scrypt$ form holds 32-byte hashes only", p.keyLen)
 		}
 		return p, nil
 	case Bcrypt:
@@ -413,8 +427,8 @@ func schemeParams(s Scheme, weak bool) (params, error) {
 			return bad("PBKDF2 Iterations %d below the minimum of 600000", p.iter)
 		case p.saltLen < minSalt || p.saltLen > 64:
 			return bad("PBKDF2 SaltLen %d out of range %d..64", p.saltLen, minSalt)
-		case p.keyLen < 16 || p.keyLen > 64:
-			return bad("PBKDF2 KeyLen %d out of range 16..64", p.keyLen)
+		case p.keyLen != passlibKeyLen:
+			return bad("PBKDF2 KeyLen %d: passlib's $pbkdf2-sha256$ form holds 32-byte hashes only", p.keyLen)
 		}
 		return p, nil
 	}
@@ -425,8 +439,8 @@ func schemeParams(s Scheme, weak bool) (params, error) {
 // from Config.Rand and peppered with the first pepper if any. It waits for
 // its share of the memory budget; see [Config.MemoryBudget].
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
-	if len(password) > h.maxPass {
-		return "", fmt.Errorf("%w: %d bytes, the limit is %d", ErrPasswordTooLong, len(password), h.maxPass)
+	if err := h.checkLen(password); err != nil {
+		return "", err
 	}
 	var pep *Pepper
 	if len(h.peppers) > 0 {
@@ -435,6 +449,9 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	pol := h.policy
 	if pol.alg == algBcrypt && len(password) > bcryptMaxPassword {
 		return "", fmt.Errorf("%w: bcrypt uses only the first 72 bytes of a password; choose another scheme for longer ones", ErrPasswordTooLong)
+	}
+	if pol.alg == algBcrypt && strings.IndexByte(password, 0) >= 0 {
+		return "", fmt.Errorf("%w: other bcrypt implementations stop at it; choose another scheme for such passwords", ErrPasswordNUL)
 	}
 	if err := ctx.Err(); err != nil {
 		return "", fmt.Errorf("hash: %w", err)
@@ -489,8 +506,8 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 // response time does not tell an attacker which accounts exist or have a
 // usable password.
 func (h *Hasher) Verify(ctx context.Context, password, encoded string) (rehash bool, err error) {
-	if len(password) > h.maxPass {
-		return false, fmt.Errorf("%w: %d bytes, the limit is %d", ErrPasswordTooLong, len(password), h.maxPass)
+	if err := h.checkLen(password); err != nil {
+		return false, err
 	}
 	if err := ctx.Err(); err != nil {
 		return false, fmt.Errorf("hash: %w", err)
@@ -534,8 +551,8 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (rehash b
 // names an unknown user, so that the response takes as long as for a known
 // one.
 func (h *Hasher) VerifyDummy(ctx context.Context, password string) error {
-	if len(password) > h.maxPass {
-		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrPasswordTooLong, len(password), h.maxPass)
+	if err := h.checkLen(password); err != nil {
+		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("hash: %w", err)
@@ -657,6 +674,14 @@ func (h *Hasher) checkLimits(p *params) error {
 		if p.cost > l.MaxBcryptCost {
 			return fmt.Errorf("%w: bcrypt cost %d, the limit is %d", ErrCostLimit, p.cost, l.MaxBcryptCost)
 		}
+	}
+	return nil
+}
+
+// checkLen refuses passwords over the Hasher's limit, before any work.
+func (h *Hasher) checkLen(password string) error {
+	if len(password) > h.maxPass {
+		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrPasswordTooLong, len(password), h.maxPass)
 	}
 	return nil
 }

@@ -120,6 +120,11 @@ func TestNewPanics(t *testing.T) {
 		{"pepper duplicate ID", Config{Peppers: []Pepper{{ID: "k1", Key: key}, {ID: "k1", Key: key}}}},
 		{"pepper with bcrypt", Config{Scheme: Bcrypt{}, Peppers: []Pepper{{ID: "k1", Key: key}}}},
 		{"pepper with pbkdf2", Config{Scheme: PBKDF2{}, Peppers: []Pepper{{ID: "k1", Key: key}}}},
+		// passlib reads only 32-byte hashes in its $scrypt$ and $pbkdf2-sha256$ forms.
+		{"scrypt 16-byte hash", Config{Scheme: Scrypt{KeyLen: 16}}},
+		{"scrypt 64-byte hash", Config{Scheme: Scrypt{KeyLen: 64}}},
+		{"pbkdf2 16-byte hash", Config{Scheme: PBKDF2{KeyLen: 16}}},
+		{"pbkdf2 64-byte hash", Config{Scheme: PBKDF2{KeyLen: 64}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -221,6 +226,26 @@ func TestBcryptLongPasswords(t *testing.T) {
 	// The 71-byte prefix differs from the 72 bytes bcrypt compares.
 	if _, err := argon.Verify(ctx, long[:71], stored); !errors.Is(err, ErrMismatch) {
 		t.Errorf("Verify(71 bytes) = %v, want ErrMismatch", err)
+	}
+}
+
+// New bcrypt hashes refuse a NUL byte as they refuse more than 72 bytes:
+// C bcrypt and passlib stop at or refuse NUL, so the hash could not be
+// checked anywhere else. Other schemes take any byte.
+func TestBcryptRefusesNUL(t *testing.T) {
+	bc := newTestHasher(t, Config{Scheme: Bcrypt{Cost: 10}, Limits: Limits{MaxBcryptCost: 10}})
+	for _, pw := range []string{"\x00", "abc\x00", "abc\x00def"} {
+		if _, err := bc.Hash(ctx, pw); !errors.Is(err, ErrPasswordNUL) {
+			t.Errorf("bcrypt Hash(%q) = %v, want ErrPasswordNUL", pw, err)
+		}
+	}
+	argon := newTestHasher(t, Config{})
+	enc := mustHash(t, argon, "abc\x00def")
+	if _, err := argon.Verify(ctx, "abc\x00def", enc); err != nil {
+		t.Errorf("argon2id with a NUL byte: %v", err)
+	}
+	if _, err := argon.Verify(ctx, "abc", enc); !errors.Is(err, ErrMismatch) {
+		t.Errorf("argon2id stopped at the NUL byte: %v", err)
 	}
 }
 
