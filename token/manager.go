@@ -2,9 +2,12 @@ package token
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -120,13 +123,11 @@ type Config struct {
 	// verification is then exactly one store read.
 	LastUseInterval time.Duration
 
-	// FamilyRevoked, when set, is called after a refresh family is revoked
-	// — by reuse, RevokeFamily, Revoke, RevokeSubject, the revocation
-	// endpoint or the MaxFamilies cap — with the family (Revoked set). An
-	// access credential this package does not track, such as a JWT
-	// carrying FamilyInfo.ID, can be denied from here until it expires. It
-	// is called synchronously, once per revocation, and must be safe for
-	// concurrent use.
+	// FamilyRevoked, when set, is called whenever a refresh family is
+	// revoked, as the listeners of [Manager.OnFamilyRevoked] are, but it
+	// cannot report a failure. Prefer OnFamilyRevoked, whose error makes
+	// the revocation fail rather than being lost, and which can be
+	// registered after New.
 	FamilyRevoked func(ctx context.Context, fam FamilyInfo)
 
 	// Events receives security events: refresh rotations and reuse,
@@ -152,6 +153,61 @@ type Manager struct {
 	tokens   index.Index // tidx: access and one-time tokens per subject
 	families index.Index // rtfidx: refresh families per subject
 	log      *slog.Logger
+
+	listenMu  sync.Mutex                       // serializes OnFamilyRevoked
+	listeners atomic.Pointer[[]FamilyListener] // copied on write
+}
+
+// FamilyListener is told that a refresh family was revoked; see
+// [Manager.OnFamilyRevoked].
+type FamilyListener func(ctx context.Context, fam FamilyInfo) error
+
+// OnFamilyRevoked registers fn to be called whenever a refresh family is
+// revoked — by [Manager.RevokeFamily], [Manager.RevokeToken],
+// [Manager.RevokeSubject], the revocation endpoint, reuse detection in
+// [Manager.Refresh] or the Config.MaxFamilies cap — with the family
+// (Revoked set). An access credential this package does not track, such as
+// a JWT carrying FamilyInfo.ID, is ended from here.
+//
+// fn runs synchronously, after the family record is revoked. Its error is
+// never only logged: it makes the revocation return an error. fn must be
+// safe for concurrent use. Listeners can be registered at any time, also
+// after the Manager is in use (its Config is fixed at New); they cannot be
+// removed. It panics if fn is nil.
+func (m *Manager) OnFamilyRevoked(fn FamilyListener) {
+	if fn == nil {
+		panic("token: OnFamilyRevoked given a nil function")
+	}
+	m.listenMu.Lock()
+	defer m.listenMu.Unlock()
+	var next []FamilyListener
+	if cur := m.listeners.Load(); cur != nil {
+		next = append(next, *cur...)
+	}
+	next = append(next, fn)
+	m.listeners.Store(&next)
+}
+
+// notifyRevoked calls Config.FamilyRevoked and every listener with fam,
+// each once whatever the others return, and joins their errors.
+func (m *Manager) notifyRevoked(ctx context.Context, fam FamilyInfo) error {
+	if m.cfg.FamilyRevoked != nil {
+		m.cfg.FamilyRevoked(ctx, fam)
+	}
+	ls := m.listeners.Load()
+	if ls == nil {
+		return nil
+	}
+	var errs []error
+	for _, fn := range *ls {
+		if err := fn(ctx, fam); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("token: a family-revoked listener failed: %w", err)
+	}
+	return nil
 }
 
 var (

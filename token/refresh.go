@@ -302,10 +302,13 @@ func (m *Manager) Refresh(ctx context.Context, presented Token, clientID string)
 	}
 	switch outcome {
 	case reused:
-		m.afterRevoke(ctx, key, old, true)
+		aerr := m.afterRevoke(ctx, key, old, true)
 		m.emit(ctx, authkit.EventRefreshReuse, old.subject, authkit.ReasonReuse)
 		revoked := old.info(key)
 		revoked.Revoked = true
+		if aerr != nil {
+			return "", revoked, fmt.Errorf("token: refresh token reused and its family revoked, but ending what was issued from it failed: %w", aerr)
+		}
 		return "", revoked, ErrReused
 	case replayed:
 		m.emit(ctx, authkit.EventRefresh, info.Subject, authkit.ReasonGrace)
@@ -467,14 +470,14 @@ func (m *Manager) RevokeFamily(ctx context.Context, subject, id string) error {
 		}
 		return nil
 	}, true)
+	if old != nil { // not when it was revoked already
+		m.emit(ctx, authkit.EventRevoke, subject, authkit.ReasonFamily)
+	}
 	switch {
 	case err == errNotMine, err == nil && !found:
 		return ErrNotFound
 	case err != nil:
 		return err
-	}
-	if old != nil { // not when it was revoked already
-		m.emit(ctx, authkit.EventRevoke, subject, authkit.ReasonFamily)
 	}
 	return nil
 }
@@ -503,13 +506,10 @@ func (m *Manager) revokeByRefresh(ctx context.Context, t Token, check func(*fami
 	if err == errSkip {
 		return nil
 	}
-	if err != nil {
-		return err
-	}
 	if f != nil {
 		m.emit(ctx, authkit.EventRevoke, f.subject, why)
 	}
-	return nil
+	return err
 }
 
 // revokeFamily marks the family under key revoked if check (when non-nil)
@@ -551,26 +551,26 @@ func (m *Manager) revokeFamily(ctx context.Context, key storeKey, check func(*fa
 		return nil, fmt.Errorf("token: revoke: %w", err)
 	}
 	if old != nil {
-		m.afterRevoke(ctx, key, old, dropIndex)
+		if err := m.afterRevoke(ctx, key, old, dropIndex); err != nil {
+			return old, err
+		}
 	}
 	return old, nil
 }
 
 // afterRevoke deletes the access tokens of a just-revoked family, drops it
-// from its subject's index when dropIndex is set, and calls the
-// FamilyRevoked hook.
-func (m *Manager) afterRevoke(ctx context.Context, key storeKey, old *familyRecord, dropIndex bool) {
+// from its subject's index when dropIndex is set, and tells the listeners,
+// returning their error.
+func (m *Manager) afterRevoke(ctx context.Context, key storeKey, old *familyRecord, dropIndex bool) error {
 	for _, a := range old.access {
 		m.cleanup(ctx, m.st.Delete(ctx, string(accessKeyFromHash(a.hash))))
 	}
 	if dropIndex {
 		m.cleanup(ctx, m.families.Remove(ctx, old.subject, string(key)))
 	}
-	if m.cfg.FamilyRevoked != nil {
-		info := old.info(key)
-		info.Revoked = true
-		m.cfg.FamilyRevoked(ctx, info)
-	}
+	info := old.info(key)
+	info.Revoked = true
+	return m.notifyRevoked(ctx, info)
 }
 
 // tombstone returns f revoked: identity and deadlines kept, hashes, sealed

@@ -668,3 +668,47 @@ func TestGraceIsForTheOwnClientOnly(t *testing.T) {
 		t.Fatalf("family after reuse: %v, want ErrRevoked", err)
 	}
 }
+
+func TestOnFamilyRevokedError(t *testing.T) {
+	e := newMemEnv(t, Config{})
+	ctx := context.Background()
+	var calls []string
+	fail := errors.New("jwt store down")
+	e.m.OnFamilyRevoked(func(_ context.Context, f FamilyInfo) error {
+		calls = append(calls, "first:"+f.ID)
+		if !f.Revoked || f.Subject != "alice" {
+			t.Errorf("listener got %+v", f)
+		}
+		return fail
+	})
+	e.m.OnFamilyRevoked(func(_ context.Context, f FamilyInfo) error {
+		calls = append(calls, "second:"+f.ID)
+		return nil
+	})
+	_, fam, err := e.m.IssueRefresh(ctx, "alice", FamilyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The failing listener makes the revocation fail; the other listener
+	// is called all the same.
+	if err := e.m.RevokeFamily(ctx, "alice", fam.ID); !errors.Is(err, fail) {
+		t.Fatalf("RevokeFamily with a failing listener: %v", err)
+	}
+	if want := []string{"first:" + fam.ID, "second:" + fam.ID}; !slices.Equal(calls, want) {
+		t.Fatalf("listeners called %v, want %v", calls, want)
+	}
+	// Reuse: the error says what happened, and is no ErrReused.
+	rt, _, _ := e.m.IssueRefresh(ctx, "alice", FamilyOptions{})
+	if _, _, err := e.m.Refresh(ctx, rt, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, info, err := e.m.Refresh(ctx, rt, ""); !errors.Is(err, fail) || errors.Is(err, ErrReused) || !info.Revoked {
+		t.Fatalf("reuse with a failing listener: %+v, %v", info, err)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("OnFamilyRevoked(nil) did not panic")
+		}
+	}()
+	e.m.OnFamilyRevoked(nil)
+}
