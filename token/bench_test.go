@@ -89,3 +89,29 @@ func BenchmarkRefreshPair(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRevokeSubject revokes a subject holding 10 access tokens, one
+// refresh family with an access token and one one-time token.
+func BenchmarkRevokeSubject(b *testing.B) {
+	m := benchManager(b, Config{})
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		for range 10 {
+			if _, _, err := m.Issue(ctx, "alice", IssueOptions{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if _, err := m.IssuePair(ctx, "alice", FamilyOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := m.IssueOneTime(ctx, "alice", PurposePasswordReset, OneTimeOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if err := m.RevokeSubject(ctx, "alice"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
