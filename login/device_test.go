@@ -63,3 +63,22 @@ func FuzzParseRange(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeChallenge: any stored value decodes to a valid challenge or an
+// error, and a valid one re-encodes to the same bytes.
+func FuzzDecodeChallenge(f *testing.F) {
+	f.Add((&challenge{attempts: 2, expires: 1_900_000_000_000, subject: "u-1"}).encode())
+	f.Add([]byte{challengeVersion})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ch, err := decodeChallenge(b)
+		if err != nil {
+			return
+		}
+		if ch.subject == "" || len(ch.subject) > maxSubjectLen || ch.expires <= 0 {
+			t.Fatalf("accepted %+v", ch)
+		}
+		if !bytes.Equal(ch.encode(), b) {
+			t.Fatal("round trip")
+		}
+	})
+}

@@ -319,3 +319,48 @@ func (b *browser) keep(w *httptest.ResponseRecorder) {
 		b.cookies[c.Name] = c
 	}
 }
+
+// outbox is a Sender that keeps messages.
+type outbox struct {
+	*users
+	mu   sync.Mutex
+	msgs []login.Message
+	err  error
+}
+
+func (o *outbox) Send(_ context.Context, m login.Message) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.err != nil {
+		return o.err
+	}
+	o.msgs = append(o.msgs, m)
+	return nil
+}
+
+func (o *outbox) count() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.msgs)
+}
+
+func (o *outbox) last() login.Message {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.msgs) == 0 {
+		return login.Message{}
+	}
+	return o.msgs[len(o.msgs)-1]
+}
+
+func (e *events) count(typ authkit.EventType, reason string) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := 0
+	for _, ev := range e.all {
+		if ev.Type == typ && ev.Reason == reason {
+			n++
+		}
+	}
+	return n
+}
