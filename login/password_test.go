@@ -336,4 +336,3 @@ func TestNormalizeName(t *testing.T) {
 		}
 	}
 }
-
