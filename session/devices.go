@@ -2,7 +2,6 @@ package session
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/authkit/authkit"
+	"github.com/authkit/authkit/internal/binrec"
 	"github.com/authkit/authkit/internal/cas"
 	"github.com/authkit/authkit/internal/index"
 	"github.com/authkit/authkit/store"
@@ -29,7 +29,11 @@ import (
 const (
 	maxUserAgentLen = 256
 	maxClientIPLen  = 64
-	memberVersion   = 1
+	// Member data versions: version 2 adds the tag and is written only for
+	// a tagged session, so servers that read only version 1 keep working
+	// during a rolling deploy.
+	memberV1 = 1
+	memberV2 = 2
 )
 
 // Info describes one active session of a subject, for a "your devices"
@@ -45,30 +49,57 @@ type Info struct {
 	Expires   time.Time // the session's current deadline: idle or absolute, whichever is first
 	UserAgent string    // the User-Agent last seen, truncated to 256 bytes
 	ClientIP  string    // the client address last seen (see Config.TrustedProxies)
+	Tag       string    // the application's label, set with [SetTag]; "" when none
 	Remember  bool      // a remember-me session
 	Current   bool      // the session of the request whose context was passed
 }
 
-func appendMemberData(dst []byte, ua, ip string) []byte {
-	dst = append(dst, memberVersion)
-	dst = binary.AppendUvarint(dst, uint64(len(ua)))
-	dst = append(dst, ua...)
-	dst = binary.AppendUvarint(dst, uint64(len(ip)))
-	return append(dst, ip...)
+// device is what an index member records about its session besides its
+// key and deadlines.
+type device struct {
+	ua, ip string
+	tag    string // set by SetTag
+}
+
+func appendMemberData(dst []byte, d device) []byte {
+	if d.tag == "" {
+		dst = append(dst, memberV1)
+	} else {
+		dst = append(dst, memberV2)
+	}
+	dst = binrec.AppendString(dst, d.ua)
+	dst = binrec.AppendString(dst, d.ip)
+	if d.tag != "" {
+		dst = binrec.AppendString(dst, d.tag)
+	}
+	return dst
 }
 
 // decodeMemberData parses the device details of an index member.
-func decodeMemberData(b []byte) (ua, ip string, err error) {
-	if len(b) == 0 || b[0] != memberVersion {
-		return "", "", errCorrupt
+func decodeMemberData(b []byte) (device, error) {
+	if len(b) == 0 || b[0] != memberV1 && b[0] != memberV2 {
+		return device{}, errCorrupt
 	}
-	d := decoder{b: b[1:]}
-	u := d.bytes(maxUserAgentLen)
-	i := d.bytes(maxClientIPLen)
-	if d.bad || len(d.b) != 0 {
-		return "", "", errCorrupt
+	r := binrec.NewReader(b[1:])
+	ua := r.Bytes(maxUserAgentLen)
+	ip := r.Bytes(maxClientIPLen)
+	var tag []byte
+	if b[0] == memberV2 {
+		tag = r.Bytes(MaxTagLen)
+		if len(tag) == 0 || !validTag(string(tag)) {
+			return device{}, errCorrupt
+		}
 	}
-	return string(u), string(i), nil
+	if r.Err() != nil {
+		return device{}, errCorrupt
+	}
+	return device{ua: string(ua), ip: string(ip), tag: string(tag)}, nil
+}
+
+// memberTag returns the tag recorded in an index member, "" if none.
+func memberTag(x index.Member) string {
+	d, _ := decodeMemberData(x.Data)
+	return d.tag
 }
 
 func truncateUTF8(s string, n int) string {
@@ -82,27 +113,42 @@ func truncateUTF8(s string, n int) string {
 	return strings.ToValidUTF8(s, "")
 }
 
-// member builds the index member of a session from the request.
-func (m *Manager) member(r *http.Request, key storeKey, created, deadline int64) index.Member {
-	var ua, ip string
+// device returns the device details of r (which may be nil), untagged.
+func (m *Manager) device(r *http.Request) device {
+	var d device
 	if r != nil {
-		ua = truncateUTF8(r.UserAgent(), maxUserAgentLen)
-		ip = m.clientIP(r)
-		if len(ip) > maxClientIPLen {
-			ip = ""
+		d.ua = truncateUTF8(r.UserAgent(), maxUserAgentLen)
+		d.ip = m.clientIP(r)
+		if len(d.ip) > maxClientIPLen {
+			d.ip = ""
 		}
 	}
+	return d
+}
+
+// member builds the index member of a session from the request, with tag.
+func (m *Manager) member(r *http.Request, key storeKey, created, deadline int64, tag string) index.Member {
+	d := m.device(r)
+	d.tag = tag
 	return index.Member{
 		ID:      string(key),
 		Created: time.UnixMilli(created),
 		Expires: time.UnixMilli(deadline),
-		Data:    appendMemberData(nil, ua, ip),
+		Data:    appendMemberData(nil, d),
 	}
 }
 
-// indexPut adds mem to subject's index, atomically removing replace.
-func (m *Manager) indexPut(ctx context.Context, subject string, mem index.Member, replace storeKey) ([]index.Member, error) {
+// indexPut adds mem to subject's index, atomically removing replace; with
+// carryTag, mem takes over the tag of the member it replaces.
+func (m *Manager) indexPut(ctx context.Context, subject string, mem index.Member, replace storeKey, carryTag bool) ([]index.Member, error) {
 	return m.index.Update(ctx, subject, func(ms []index.Member) ([]index.Member, error) {
+		mem := mem
+		if i := slices.IndexFunc(ms, func(x index.Member) bool { return x.ID == string(replace) }); i >= 0 && carryTag {
+			if d, err := decodeMemberData(mem.Data); err == nil {
+				d.tag = memberTag(ms[i])
+				mem.Data = appendMemberData(nil, d)
+			}
+		}
 		ms = slices.DeleteFunc(ms, func(x index.Member) bool { return x.ID == mem.ID || x.ID == string(replace) })
 		return append(ms, mem), nil
 	})
@@ -117,14 +163,16 @@ func (m *Manager) indexRemove(ctx context.Context, subject string, key storeKey)
 // its subject's index, only if it is still listed: a touch never re-adds a
 // session that a revocation removed.
 func (m *Manager) indexTouch(ctx context.Context, st *state) {
-	mem := m.member(st.r, st.key, st.rec.created, st.rec.deadline())
+	d := m.device(st.r)
+	key, deadline := string(st.key), time.UnixMilli(st.rec.deadline())
 	_, err := m.index.Update(ctx, string(st.rec.subject), func(ms []index.Member) ([]index.Member, error) {
-		i := slices.IndexFunc(ms, func(x index.Member) bool { return x.ID == mem.ID })
+		i := slices.IndexFunc(ms, func(x index.Member) bool { return x.ID == key })
 		if i < 0 {
 			return nil, cas.ErrNoChange
 		}
-		mem.Created = ms[i].Created
-		ms[i] = mem
+		d := d
+		d.tag = memberTag(ms[i])
+		ms[i].Expires, ms[i].Data = deadline, appendMemberData(nil, d)
 		return ms, nil
 	})
 	if err != nil {
@@ -164,9 +212,16 @@ func (m *Manager) endEvicted(ctx context.Context, r *http.Request, subject strin
 // listed. When ctx comes from a request behind the Middleware, the request's
 // own session is marked Current.
 func (m *Manager) Sessions(ctx context.Context, subject string) ([]Info, error) {
-	members, err := m.index.List(ctx, subject)
+	// Members still Ending are listed while their records are valid: a
+	// revocation that failed half-way has not ended them, and listing them
+	// lets the user see them and end them with RevokeID.
+	members, ending, err := m.index.Get(ctx, subject)
 	if err != nil {
 		return nil, fmt.Errorf("session: reading the session index: %w", err)
+	}
+	if len(ending) > 0 {
+		members = append(members, ending...)
+		slices.SortStableFunc(members, func(a, b index.Member) int { return a.Created.Compare(b.Created) })
 	}
 	var current storeKey
 	if st, _ := m.stateOf(ctx); st != nil {
@@ -191,15 +246,16 @@ func (m *Manager) Sessions(ctx context.Context, subject string) ([]Info, error) 
 		if decodeRecord(raw, &rec, nil) != nil || now >= rec.deadline() || !rec.hasSubject() || string(rec.subject) != subject {
 			continue
 		}
-		ua, ip, _ := decodeMemberData(x.Data)
+		d, _ := decodeMemberData(x.Data)
 		out = append(out, Info{
 			Handle:    storeKey(x.ID).handle(),
 			Created:   time.UnixMilli(rec.created),
 			LastSeen:  time.UnixMilli(rec.touched),
 			AuthTime:  time.UnixMilli(rec.authTime),
 			Expires:   time.UnixMilli(rec.deadline()),
-			UserAgent: ua,
-			ClientIP:  ip,
+			UserAgent: d.ua,
+			ClientIP:  d.ip,
+			Tag:       d.tag,
 			Remember:  rec.flags&flagRemember != 0,
 			Current:   storeKey(x.ID) == current,
 		})

@@ -84,7 +84,10 @@
 // (the oldest are logged out). [Manager.Sessions] lists a user's active
 // sessions with creation time, last activity, user agent and client IP;
 // [Manager.RevokeID] ends one, [Manager.RevokeOthers] all but the current one,
-// [Manager.RevokeSubject] all of them.
+// [Manager.RevokeSubject] all of them. [SetTag] labels a session with an
+// application's identifier (for example an OpenID provider's session ID),
+// shown in [Info] and kept across ID renewal, and [Manager.RevokeTagged]
+// ends every session of a subject with a given tag (a back-channel logout).
 //
 // # CSRF
 //

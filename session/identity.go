@@ -112,7 +112,7 @@ func (m *Manager) RenewID(ctx context.Context) error {
 func (m *Manager) takeRecord(ctx context.Context, key storeKey) (taken []byte, renewed bool, err error) {
 	err = cas.Update(ctx, m.store, string(key), cas.Policy{}, func(cur []byte) ([]byte, time.Time, error) {
 		taken, renewed = nil, isTombstone(cur)
-		if len(cur) == 0 || renewed {
+		if len(cur) == 0 || renewed || isRevoked(cur) {
 			return nil, time.Time{}, cas.ErrNoChange
 		}
 		taken = cur
@@ -204,8 +204,8 @@ func (st *state) renew(ctx context.Context, subject string, login bool) error {
 		if oldSubject == subject {
 			replace = oldKey
 		}
-		mem := m.member(st.r, key, rec.created, rec.deadline())
-		evicted, err := m.indexPut(ctx, subject, mem, replace)
+		mem := m.member(st.r, key, rec.created, rec.deadline(), st.tag)
+		evicted, err := m.indexPut(ctx, subject, mem, replace, !login && !st.tagSet)
 		if err != nil {
 			m.cleanupIndex(ctx, oldSubject, oldKey)
 			st.forget(true)

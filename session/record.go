@@ -68,6 +68,19 @@ var tombstone = []byte{tombstoneByte}
 
 func isTombstone(b []byte) bool { return len(b) == 1 && b[0] == tombstoneByte }
 
+// The revoked marker is what a revocation writes under the key of each
+// session it ends, until the latest moment that session could have been
+// valid: one byte that is not a record version. It replaces a live record
+// and, written before a record that has not been created yet, makes that
+// creation (a create-only-if-absent swap) fail, so a session being issued
+// while its subject is revoked never becomes valid. Readers treat it as a
+// revoked session.
+const revokedByte = 0xfe
+
+var revokedMarker = []byte{revokedByte}
+
+func isRevoked(b []byte) bool { return len(b) == 1 && b[0] == revokedByte }
+
 // record is a decoded session record. Its byte slices alias the buffer it
 // was decoded from.
 type record struct {

@@ -153,18 +153,23 @@ func FuzzDecodeRecord(f *testing.F) {
 }
 
 func FuzzDecodeMemberData(f *testing.F) {
-	f.Add(appendMemberData(nil, "Mozilla/5.0", "192.0.2.1"))
-	f.Add(appendMemberData(nil, "", ""))
-	f.Add([]byte{memberVersion, 0xff, 0xff})
+	f.Add(appendMemberData(nil, device{ua: "Mozilla/5.0", ip: "192.0.2.1"}))
+	f.Add(appendMemberData(nil, device{}))
+	f.Add(appendMemberData(nil, device{ua: "curl", tag: "sid-1"}))
+	f.Add([]byte{memberV1, 0xff, 0xff})
+	f.Add([]byte{memberV2, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		ua, ip, err := decodeMemberData(b)
+		d, err := decodeMemberData(b)
 		if err != nil {
 			return
 		}
-		if len(ua) > maxUserAgentLen || len(ip) > maxClientIPLen {
-			t.Fatalf("over the limits: %d, %d", len(ua), len(ip))
+		if len(d.ua) > maxUserAgentLen || len(d.ip) > maxClientIPLen || len(d.tag) > MaxTagLen {
+			t.Fatalf("over the limits: %d, %d, %d", len(d.ua), len(d.ip), len(d.tag))
 		}
-		if enc := appendMemberData(nil, ua, ip); !bytes.Equal(enc, b) {
+		if d.tag != "" && !validTag(d.tag) {
+			t.Fatalf("invalid tag %q accepted", d.tag)
+		}
+		if enc := appendMemberData(nil, d); !bytes.Equal(enc, b) {
 			t.Fatalf("re-encoding differs")
 		}
 	})

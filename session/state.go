@@ -150,8 +150,10 @@ type state struct {
 
 	ops      []op
 	opsBuf   [4]op
-	touch    bool // extend the idle deadline on save
-	remember int8 // pending remember-me change: +1 on, -1 off
+	touch    bool   // extend the idle deadline on save
+	tag      string // the tag set by SetTag in this request, for a Login
+	tagSet   bool   // SetTag was called in this request
+	remember int8   // pending remember-me change: +1 on, -1 off
 
 	sendID      bool // send the ID to the client (created, renewed, cookie attributes changed)
 	clear       bool // tell the client to drop its credential
@@ -229,6 +231,10 @@ func (st *state) load() {
 			return
 		}
 		st.loadErr = fmt.Errorf("session: loading session: %w", err)
+		return
+	}
+	if isRevoked(raw) {
+		st.reject(authkit.ReasonRevoked)
 		return
 	}
 	if isTombstone(raw) {
@@ -631,7 +637,7 @@ func (st *state) merge(ctx context.Context) error {
 	}
 	fn := func(c []byte) ([]byte, time.Time, error) {
 		cur, next, touched, outcome = c, nil, false, write
-		if len(c) == 0 || isTombstone(c) {
+		if len(c) == 0 || isTombstone(c) || isRevoked(c) {
 			return nil, time.Time{}, ErrEnded
 		}
 		var rec record
