@@ -97,3 +97,33 @@ func BenchmarkWriteRequest(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkAuthenticate measures Manager.Authenticate called without the
+// Middleware (as authkit.Require does when a route has no session
+// middleware) on a logged-in session.
+func BenchmarkAuthenticate(b *testing.B) {
+	st := store.NewMemory(store.MemoryConfig{})
+	b.Cleanup(func() { st.Close() })
+	m := session.New(st, session.Config{})
+	login := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := m.Login(r.Context(), "alice"); err != nil {
+			b.Fatal(err)
+		}
+	}))
+	rec := httptest.NewRecorder()
+	login.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	cs := rec.Result().Cookies()
+	if len(cs) != 1 {
+		b.Fatalf("cookies: %v", cs)
+	}
+	req := httptest.NewRequest("GET", "/", nil)
+	req.AddCookie(cs[0])
+	b.ReportAllocs()
+	for b.Loop() {
+		id, err := m.Authenticate(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sink = id.Subject
+	}
+}
