@@ -227,7 +227,9 @@ func (l *Links) Request(w http.ResponseWriter, r *http.Request, address string) 
 	return nil
 }
 
-func (l *Links) bindingKey(tok token.Token) string { return l.prefix + "b:" + keyhash.Key("", string(tok)) }
+func (l *Links) bindingKey(tok token.Token) string {
+	return l.prefix + "b:" + keyhash.Key("", string(tok))
+}
 
 // sameBrowser reports whether r carries the cookie the link's request set.
 // A link without a binding (none was made, or it expired with the link)
