@@ -131,10 +131,7 @@ func (rp *RelyingParty) subject(ctx context.Context, t *IDToken) (string, error)
 func (rp *RelyingParty) login(ctx context.Context, p *provider, t *IDToken, raw string, tok *oauth2.Token, subject string) error {
 	g := &grant{Provider: p.cfg.Name, Issuer: t.Issuer, Subject: t.Subject, SID: t.SessionID, IDToken: raw}
 	if rp.cfg.KeepTokens {
-		g.Access, g.Refresh, g.Type = tok.AccessToken, tok.RefreshToken, tok.TokenType
-		if !tok.Expiry.IsZero() {
-			g.Expiry = tok.Expiry.UnixMilli()
-		}
+		g.Access, g.Refresh, g.Type, g.Expiry = tok.AccessToken, tok.RefreshToken, tok.TokenType, rp.expiry(tok)
 	}
 	id, err := rp.saveGrant(ctx, g)
 	if err != nil {

@@ -272,6 +272,18 @@ func (rp *RelyingParty) Token(ctx context.Context) (*oauth2.Token, error) {
 	return nil, fmt.Errorf("%w: the grant record kept changing", ErrRefresh)
 }
 
+// expiry returns when tok's access token expires, in Unix ms (0 when the
+// provider did not say), measured on Config.Now.
+func (rp *RelyingParty) expiry(tok *oauth2.Token) int64 {
+	switch {
+	case tok.ExpiresIn > 0:
+		return rp.now().Add(time.Duration(tok.ExpiresIn) * time.Second).UnixMilli()
+	case !tok.Expiry.IsZero():
+		return tok.Expiry.UnixMilli()
+	}
+	return 0
+}
+
 func (g *grant) token() *oauth2.Token {
 	t := &oauth2.Token{AccessToken: g.Access, TokenType: g.Type}
 	if g.Expiry != 0 {
@@ -296,11 +308,7 @@ func (rp *RelyingParty) refresh(ctx context.Context, p *provider, key string, g 
 			next.Access, next.Refresh = "", "" // dead: do not call the provider again
 		}
 	} else {
-		next.Access, next.Type = tok.AccessToken, tok.TokenType
-		next.Expiry = 0
-		if !tok.Expiry.IsZero() {
-			next.Expiry = tok.Expiry.UnixMilli()
-		}
+		next.Access, next.Type, next.Expiry = tok.AccessToken, tok.TokenType, rp.expiry(tok)
 		if tok.RefreshToken != "" {
 			next.Refresh = tok.RefreshToken
 		}

@@ -125,7 +125,11 @@ func newEnv(t *testing.T, change ...func(*envConfig)) *env {
 		io.WriteString(w, id.Subject)
 	})
 	mux.HandleFunc("GET /token", func(w http.ResponseWriter, r *http.Request) {
-		tok, err := e.rp.Token(r.Context())
+		ctx := r.Context()
+		if i := r.Header.Get("X-Index"); i != "" && i != "-1" {
+			ctx = context.WithValue(ctx, reqIndex{}, i)
+		}
+		tok, err := e.rp.Token(ctx)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusConflict)
 			return
@@ -135,6 +139,9 @@ func newEnv(t *testing.T, change ...func(*envConfig)) *env {
 	handler = e.sessions.Middleware(mux)
 	return e
 }
+
+// reqIndex is the context key of a request's X-Index header, for hooks.
+type reqIndex struct{}
 
 // eventLog records events.
 type eventLog struct {
