@@ -60,14 +60,14 @@ func (t *tokenTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 func newBenchEnv(b *testing.B, alg string) *benchEnv {
 	idp := oidctest.NewServer(oidctest.Config{Algorithm: alg})
 	b.Cleanup(idp.Close)
-	mem := store.NewMemory()
+	mem := store.NewMemory(store.MemoryConfig{})
 	b.Cleanup(func() { mem.Close() })
 	tt := &tokenTransport{tokenURL: idp.URL + "/oauth/token"}
 	codec, err := cookie.NewCodec(cookie.Key{ID: 1, Secret: secret.Bytes(32)})
 	if err != nil {
 		b.Fatal(err)
 	}
-	sessions := session.New(mem)
+	sessions := session.New(mem, session.Config{})
 	var n atomic.Int64
 	rp := New(sessions, mem, Config{
 		Codec:      codec,

@@ -75,13 +75,13 @@ func (c *fakeClock) advance(d time.Duration) { c.off.Add(int64(d)) }
 
 func testRP(t *testing.T, issuer string, ck *fakeClock) *RelyingParty {
 	t.Helper()
-	mem := store.NewMemory()
+	mem := store.NewMemory(store.MemoryConfig{})
 	t.Cleanup(func() { mem.Close() })
 	cfg := Config{Providers: []Provider{{Name: "p", Issuer: issuer, ClientID: "c", RedirectURL: "https://app.example/cb"}}}
 	if ck != nil {
 		cfg.Now = ck.now
 	}
-	rp := New(session.New(mem), mem, cfg)
+	rp := New(session.New(mem, session.Config{}), mem, cfg)
 	t.Cleanup(func() { rp.Close() })
 	return rp
 }
@@ -213,9 +213,9 @@ func waitFor(t *testing.T, cond func() bool) {
 }
 
 func TestNewPanics(t *testing.T) {
-	mem := store.NewMemory()
+	mem := store.NewMemory(store.MemoryConfig{})
 	defer mem.Close()
-	sm := session.New(mem)
+	sm := session.New(mem, session.Config{})
 	ok := Provider{Name: "p", Issuer: "https://idp.example", ClientID: "c", RedirectURL: "https://app.example/cb"}
 	for name, cfg := range map[string]Config{
 		"bad name":        {Providers: []Provider{{Name: "P!", Issuer: ok.Issuer, ClientID: "c", RedirectURL: ok.RedirectURL}}},

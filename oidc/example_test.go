@@ -31,9 +31,9 @@ func Example() {
 	})
 	defer idp.Close()
 
-	st := store.NewMemory()
+	st := store.NewMemory(store.MemoryConfig{})
 	defer st.Close()
-	sessions := session.New(st)
+	sessions := session.New(st, session.Config{})
 	rp := oidc.New(sessions, st, oidc.Config{
 		Providers: []oidc.Provider{{
 			Name:         "corp",

@@ -105,12 +105,12 @@ func newEnv(t *testing.T, change ...func(*envConfig)) *env {
 	ec.rp.Providers = append([]oidc.Provider{p}, ec.rp.Providers...)
 	e.store = ec.store
 	if e.store == nil {
-		mem := store.NewMemory()
+		mem := store.NewMemory(store.MemoryConfig{})
 		t.Cleanup(func() { mem.Close() })
 		e.store = mem
 	}
 	ec.session.Logger = slog.New(slog.DiscardHandler)
-	e.sessions = session.NewWithConfig(e.store, ec.session)
+	e.sessions = session.New(e.store, ec.session)
 	e.rp = oidc.New(e.sessions, e.store, ec.rp)
 	t.Cleanup(func() { e.rp.Close() })
 

@@ -48,7 +48,7 @@ func formValue(r *http.Request, k string) string {
 // them, a hook store and a provider middleware.
 func tokenEnv(t *testing.T, mw func(http.Handler) http.Handler, hs *hookStore, change ...func(*envConfig)) (*env, *clock) {
 	ck := &clock{}
-	mem := store.NewMemory()
+	mem := store.NewMemory(store.MemoryConfig{})
 	t.Cleanup(func() { mem.Close() })
 	hs.Store = mem
 	e := newEnv(t, func(c *envConfig) {
