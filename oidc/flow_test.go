@@ -3,7 +3,9 @@ package oidc_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -208,5 +210,28 @@ func TestLogoutCrossOrigin(t *testing.T) {
 	}
 	if b.me() == "" {
 		t.Fatal("a cross-origin POST signed the user out")
+	}
+}
+
+func TestErrorPage(t *testing.T) {
+	for _, c := range []struct {
+		err    error
+		status int
+	}{
+		{oidc.ErrUnknownProvider, http.StatusNotFound},
+		{fmt.Errorf("x: %w", &oidc.ProviderError{Code: "access_denied", Description: "<b>no</b>"}), http.StatusForbidden},
+		{fmt.Errorf("%w: %w", oidc.ErrExchange, &oidc.ProviderError{Code: "invalid_grant"}), http.StatusBadRequest},
+		{fmt.Errorf("%w: dial tcp: refused", oidc.ErrExchange), http.StatusServiceUnavailable},
+		{oidc.ErrState, http.StatusBadRequest},
+		{oidc.ErrReplay, http.StatusBadRequest},
+		{oidc.ErrIDToken, http.StatusBadRequest},
+		{oidc.ErrDiscovery, http.StatusServiceUnavailable},
+		{errors.New("store down"), http.StatusServiceUnavailable},
+	} {
+		w := httptest.NewRecorder()
+		oidc.ErrorPage(w, httptest.NewRequest("GET", "/", nil), c.err)
+		if w.Code != c.status || strings.Contains(w.Body.String(), "<") || w.Header().Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("%v: %d %q, want %d, no markup", c.err, w.Code, w.Body.String(), c.status)
+		}
 	}
 }

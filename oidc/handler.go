@@ -74,20 +74,22 @@ func (rp *RelyingParty) fail(w http.ResponseWriter, r *http.Request, err error) 
 func ErrorPage(w http.ResponseWriter, _ *http.Request, err error) {
 	status, msg := http.StatusBadRequest, "Sign-in failed. Please try again."
 	var pe *ProviderError
+	isProvider := errors.As(err, &pe)
 	switch {
 	case errors.Is(err, ErrUnknownProvider):
 		status, msg = http.StatusNotFound, "Unknown sign-in provider."
-	case errors.As(err, &pe) && pe.AccessDenied():
+	case isProvider && pe.AccessDenied():
 		status, msg = http.StatusForbidden, "Sign-in was cancelled or refused by the identity provider."
 	case errors.Is(err, ErrReturnTo):
 		msg = "The return address must be a page of this site."
 	case errors.Is(err, ErrState), errors.Is(err, ErrReplay):
 		msg = "This sign-in link has expired or was already used. Please sign in again."
-	case errors.Is(err, ErrDiscovery):
+	case errors.Is(err, ErrDiscovery), errors.Is(err, ErrExchange) && !isProvider:
 		status, msg = http.StatusServiceUnavailable, "The identity provider cannot be reached. Please try again later."
 	case errors.Is(err, session.ErrCrossOrigin):
 		status, msg = http.StatusForbidden, "Cross-origin request refused."
-	case errors.Is(err, ErrIssuer), errors.Is(err, ErrExchange), errors.Is(err, ErrIDToken), pe != nil:
+	case errors.Is(err, ErrIssuer), errors.Is(err, ErrExchange), errors.Is(err, ErrIDToken), isProvider:
+		// A refused response: 400 with the general message.
 	default:
 		status, msg = http.StatusServiceUnavailable, "Sign-in is unavailable right now. Please try again later."
 	}

@@ -132,7 +132,8 @@ type Config struct {
 	// GrantLifetime is how long the record of a sign-in — the ID token for
 	// logout, the kept tokens — stays in the store. It should be at least
 	// the session's absolute lifetime (remember-me included). Zero means
-	// DefaultGrantLifetime (30 days).
+	// DefaultGrantLifetime (30 days). It is cut to the Codec's MaxTTL when
+	// that is shorter, as is FlowLifetime.
 	GrantLifetime time.Duration
 
 	// Leeway is the clock skew tolerated on ID and logout tokens' exp, iat,
@@ -237,6 +238,11 @@ func New(sessions *session.Manager, st store.Store, cfg Config) *RelyingParty {
 			panic("oidc: " + err.Error())
 		}
 		rp.codec = codec
+	}
+	// Nothing sealed may outlive the Codec's keys.
+	if m := rp.codec.MaxTTL; m > 0 {
+		c.FlowLifetime = min(c.FlowLifetime, m)
+		c.GrantLifetime = min(c.GrantLifetime, m)
 	}
 	rp.cookie = c.Cookie
 	if rp.cookie == (cookie.Template{}) {
