@@ -16,7 +16,6 @@ import (
 	"math"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"runtime"
 	"slices"
@@ -36,7 +35,7 @@ var (
 	redisNote  = flag.String("redis", "", "what the Redis benchmarks ran against, or why they were skipped")
 	loadavg    = flag.String("loadavg", "", "/proc/loadavg at the start and end of the run")
 	started    = flag.String("started", "", "start time of the run (RFC 3339)")
-	benchstat  = flag.String("benchstat", "", "benchstat binary (default: on PATH, then GOPATH/bin)")
+	benchstat  = flag.String("benchstat", "", "benchstat binary (default: `go tool benchstat`, the bench module's tool dependency)")
 )
 
 // result is one benchmark's summary.
@@ -153,16 +152,13 @@ var procsSuffix = regexp.MustCompile(`-\d+$`)
 // summarize runs benchstat on the raw output and returns the results by
 // name, and the names in their first order of appearance.
 func summarize(raw string) (map[string]result, []string) {
-	bin := *benchstat
-	if bin == "" {
-		if p, err := exec.LookPath("benchstat"); err == nil {
-			bin = p
-		} else {
-			gopath, _ := exec.Command("go", "env", "GOPATH").Output()
-			bin = filepath.Join(strings.TrimSpace(string(gopath)), "bin", "benchstat")
-		}
+	// benchstat is a tool dependency of the bench module (go.mod's tool
+	// line), so `go tool` builds the pinned version: nothing to install.
+	cmd := exec.Command("go", "tool", "benchstat", "-format", "csv", raw)
+	if *benchstat != "" {
+		cmd = exec.Command(*benchstat, "-format", "csv", raw)
 	}
-	out, err := exec.Command(bin, "-format", "csv", raw).Output()
+	out, err := cmd.Output()
 	if err != nil {
 		log.Fatalf("benchstat: %v", err)
 	}
