@@ -25,7 +25,7 @@ import (
 type storeSpec struct {
 	kind string // "memory", "redis", "postgres", "mysql", "sqlite"
 	dsn  string // what the driver is given: a redis:// URL, a pgx URL, a go-sql-driver DSN, a SQLite file DSN
-	desc string // for logs and the page, without a password
+	desc string // for logs, errors and the page: scheme, host and database only
 }
 
 var errStoreFlag = errors.New("want memory, redis://…, postgres://…, mysql://… or sqlite:path")
@@ -56,20 +56,28 @@ func parseStoreURL(s string) (storeSpec, error) {
 		if _, err := redis.ParseURL(s); err != nil {
 			return storeSpec{}, fmt.Errorf("redis: %v", err)
 		}
-		return storeSpec{kind: "redis", dsn: s, desc: u.Redacted()}, nil
+		return storeSpec{kind: "redis", dsn: s, desc: describeURL(u)}, nil
 	case "postgres", "postgresql":
 		if u.Host == "" {
 			return storeSpec{}, errors.New("postgres: want postgres://user@host:port/db")
 		}
-		return storeSpec{kind: "postgres", dsn: s, desc: u.Redacted()}, nil
+		return storeSpec{kind: "postgres", dsn: s, desc: describeURL(u)}, nil
 	case "mysql", "mariadb":
 		dsn, err := mysqlDSN(u)
 		if err != nil {
 			return storeSpec{}, err
 		}
-		return storeSpec{kind: "mysql", dsn: dsn, desc: u.Redacted()}, nil
+		return storeSpec{kind: "mysql", dsn: dsn, desc: describeURL(u)}, nil
 	}
 	return storeSpec{}, errStoreFlag
+}
+
+// describeURL shows a store URL as scheme, host and database only: no user,
+// no password, and no query, since drivers take secrets there too (pgx's
+// ?password= and ?sslpassword=, for instance), which url.URL.Redacted
+// does not hide.
+func describeURL(u *url.URL) string {
+	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
 }
 
 // mysqlDSN converts mysql://user:pass@host:port/db?param=value into
