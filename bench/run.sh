@@ -100,6 +100,11 @@ if [ "$load" = 1 ]; then
 	load_md="$sections/load.md"
 fi
 
+echo "== sign-in throttling simulation"
+echo "go run ./cmd/credstuff \${AUTHKIT_REDIS_ADDR:+-redis \$AUTHKIT_REDIS_ADDR} -md signin.md" >>"$details"
+go run ./cmd/credstuff ${AUTHKIT_REDIS_ADDR:+-redis "$AUTHKIT_REDIS_ADDR"} -md "$sections/signin.md" >/dev/null
+signin_md="$sections/signin.md"
+
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "go run ./cmd/benchreport ... (writes docs/BENCHMARKS.md)" >>"$details"
 if [ "$quick" = 1 ]; then
@@ -108,7 +113,7 @@ else
 	cp "$raw" results/latest.txt
 fi
 go run ./cmd/benchreport -raw "$raw" -out "$out" -command "$cmdline" -details "$details" \
-	-scale "$scale_md" -load "$load_md" -load-status "$load_status" -redis "$redis_note" \
+	-scale "$scale_md" -load "$load_md" -signin "$signin_md" -load-status "$load_status" -redis "$redis_note" \
 	-loadavg "$load_start at the start, $load_end at the end" -started "$started"
 if [ "$quick" = 1 ]; then
 	sed -n '/^## Targets/,/^## Sessions/p' "$out"

@@ -31,6 +31,7 @@ var (
 	details    = flag.String("details", "", "file with the exact commands run, one a line")
 	scalePath  = flag.String("scale", "", "Markdown section from cmd/scale")
 	loadPath   = flag.String("load", "", "Markdown section from cmd/loadfault")
+	signinPath = flag.String("signin", "", "Markdown section from cmd/credstuff")
 	loadStatus = flag.String("load-status", "", "exit status of cmd/loadfault")
 	redisNote  = flag.String("redis", "", "what the Redis benchmarks ran against, or why they were skipped")
 	loadavg    = flag.String("loadavg", "", "/proc/loadavg at the start and end of the run")
@@ -111,6 +112,11 @@ func main() {
 
 	w("\n## Scale\n\n")
 	section(&b, *scalePath, "Not run in this report: the scale mode is slow; run `bench/run.sh -scale`.")
+
+	if *signinPath != "" {
+		w("\n")
+		section(&b, *signinPath, "")
+	}
 
 	w("\n## Load and faults\n\n")
 	if *loadStatus != "" && *loadStatus != "0" {
