@@ -57,6 +57,38 @@
 // documentation for how its millisecond watermark compares with iat.
 // Config.InsecureDisableRevocation turns all of it off for stateless use.
 //
+// Every verifier sharing the store reads the same records, whatever its
+// own configuration, and the records keep their promise to all of them:
+//
+//   - R1 durable: a revocation that returned nil is refused by every
+//     verifier on the store until the token's expiry. Records are kept for
+//     as long as any verifier may accept the tokens they cover — a jti
+//     until its exp plus MaxLeeway, a family or a watermark for
+//     MaxMaxLifetime (the bound on every Config.MaxLifetime) plus twice
+//     MaxLeeway — not for the writer's own MaxLifetime.
+//   - R2 races: a token issued while RevokeSubject runs is refused if its
+//     iat is at or before the watermark (the time RevokeSubject read in
+//     the attempt that landed) plus the verifier's Leeway, and counts as
+//     issued after the revocation otherwise. Issuing a JWT touches no
+//     store, so this instant is what orders the two; tokens issued from a
+//     refresh family (the jwtpair package) are also refused through their
+//     family once it is revoked.
+//   - R3 retry: a revocation is one compare-and-swap on the subject's
+//     record, retried under contention (64 rounds with jittered back-off);
+//     one that still cannot land, or whose write fails, returns an error
+//     and is never only logged. Calling it again finishes the job, also
+//     after a write that was applied but reported an error.
+//   - R4 listed: a JWT is not listed anywhere on its own; one issued from a
+//     refresh family is listed, and ended, through that family. Keep
+//     stand-alone JWTs short-lived.
+//   - Verification stays one store read.
+//
+// The watermark holds the time of the revocation with no leeway: each
+// verifier refuses iat up to the watermark plus its own Leeway, because it
+// accepts an iat up to Leeway ahead of its clock. The price is that tokens
+// issued within Leeway after a RevokeSubject are refused by that verifier
+// too; with the default Leeway of zero there is none.
+//
 // # Rotation and JWKS
 //
 // [KeySet] documents rotation without downtime: add the next key (it is

@@ -26,18 +26,32 @@ import (
 //	[17:19]   entry count n
 //	n × 25    kind (1 jti, 2 family) | first 16 bytes of SHA-256(value) | kept until, Unix ms
 //
-// Entries are kept until the last token they can match has expired (exp +
-// leeway for a jti; revocation time + MaxLifetime + leeway for a family and
-// for the watermark), pruned on every update, and capped at MaxRevocations.
+// The watermark W is the time of the revocation, with no leeway added: each
+// verifier refuses a token whose iat is at or before W plus its own
+// Config.Leeway.
+//
+// How long an entry is kept does not depend on the configuration of the
+// verifier that wrote it, since verifiers with other configurations read
+// the same record: a jti is kept until its token's exp plus MaxLeeway, and
+// a family or the watermark for retention (MaxMaxLifetime + 2×MaxLeeway)
+// after the revocation — by then every token they can match has expired for
+// every verifier, none of which accepts exp - iat over MaxMaxLifetime or a
+// leeway over MaxLeeway. Entries are pruned on every update, and capped at
+// MaxRevocations.
 
 const (
-	recordVersion    = 1
-	recordHeaderLen  = 19
-	recordEntryLen   = 25
-	kindJTI          = 1
-	kindFamily       = 2
-	maxUpdateRetries = 8
+	recordVersion   = 1
+	recordHeaderLen = 19
+	recordEntryLen  = 25
+	kindJTI         = 1
+	kindFamily      = 2
 )
+
+// retention is how long, in ms, a family entry or a watermark is kept.
+const retention = int64((MaxMaxLifetime + 2*MaxLeeway) / time.Millisecond)
+
+// jtiSlack is how long, in ms, a jti entry is kept after its token's exp.
+const jtiSlack = int64(MaxLeeway / time.Millisecond)
 
 type revEntry struct {
 	kind  byte
@@ -150,7 +164,7 @@ func (v *Verifier) checkRevoked(ctx context.Context, e *entry, now int64) error 
 	if err != nil {
 		return fmt.Errorf("jwt: reading revocation record: %w", err)
 	}
-	rej, err := revokedBy(b, e)
+	rej, err := revokedBy(b, e, v.leeway)
 	if err != nil {
 		return err
 	}
@@ -162,8 +176,8 @@ func (v *Verifier) checkRevoked(ctx context.Context, e *entry, now int64) error 
 }
 
 // revokedBy checks the encoded record b against e without decoding it into
-// a record.
-func revokedBy(b []byte, e *entry) (*rejection, error) {
+// a record. leeway is the verifier's, in ms.
+func revokedBy(b []byte, e *entry, leeway int64) (*rejection, error) {
 	if len(b) < recordHeaderLen || b[0] != recordVersion {
 		return nil, errCorruptRecord
 	}
@@ -172,11 +186,11 @@ func revokedBy(b []byte, e *entry) (*rejection, error) {
 		return nil, errCorruptRecord
 	}
 	// The watermark is a Unix millisecond W. A token is revoked when its iat,
-	// read to the millisecond, is at or before W. An iat in whole seconds S
-	// reads as S×1000, the earliest instant it may stand for, so a token
-	// with iat S is revoked by any watermark in [S s, S+1 s): it may have been
-	// issued before the revocation, and the verifier cannot tell.
-	if wm := int64(binary.BigEndian.Uint64(b[1:9])); wm != 0 && e.iat <= wm {
+	// read to the millisecond, is at or before W + leeway. An iat in whole
+	// seconds S reads as S×1000, the earliest instant it may stand for, so a
+	// token with iat S is revoked by any watermark in [S s, S+1 s): it may
+	// have been issued before the revocation, and the verifier cannot tell.
+	if wm := int64(binary.BigEndian.Uint64(b[1:9])); wm != 0 && e.iat <= wm+leeway {
 		return errRevokedSubject, nil
 	}
 	if n == 0 || e.claims.ID == "" && e.claims.FamilyID == "" {
@@ -202,7 +216,11 @@ func revokedBy(b []byte, e *entry) (*rejection, error) {
 }
 
 // update applies fn to subject's record in a CompareAndSwap loop (prune,
-// change, cap), retried with jittered backoff up to maxUpdateRetries times.
+// change, cap), retried with jittered backoff as cas.DefaultPolicy allows
+// (64 rounds: dozens of concurrent revocations of one subject on a network
+// store land). A revocation that still loses every round returns
+// ErrConflict, and one the store fails returns the store's error: it is
+// never dropped, and calling it again finishes the job.
 func (v *Verifier) update(ctx context.Context, subject string, fn func(r *record, now int64)) error {
 	if !v.revoking {
 		return ErrRevocationDisabled
@@ -210,7 +228,7 @@ func (v *Verifier) update(ctx context.Context, subject string, fn func(r *record
 	if subject == "" {
 		return fmt.Errorf("%w: empty subject", ErrInvalidClaims)
 	}
-	err := cas.Update(ctx, v.cfg.Store, revocationKey(subject), cas.Policy{Attempts: maxUpdateRetries}, func(old []byte) ([]byte, time.Time, error) {
+	err := cas.Update(ctx, v.cfg.Store, revocationKey(subject), cas.Policy{}, func(old []byte) ([]byte, time.Time, error) {
 		r := &record{}
 		if old != nil {
 			var err error
@@ -222,12 +240,11 @@ func (v *Verifier) update(ctx context.Context, subject string, fn func(r *record
 		r.prune(now)
 		fn(r, now)
 		if len(r.entries) > v.maxRev {
-			// Collapse: revoke everything the subject holds so far. The
-			// watermark includes the leeway, since Verify accepts an iat up
-			// to now+leeway: a revoked jti from a clock running ahead must
-			// not come back to life.
+			// Collapse: revoke everything the subject holds so far. Each
+			// verifier adds its leeway to the watermark, so a revoked jti
+			// from a clock running ahead does not come back to life.
 			r.entries = nil
-			r.raiseWatermark(now+v.leeway, now+v.maxLife+2*v.leeway)
+			r.raiseWatermark(now, now+retention)
 		}
 		nb, until := r.encode()
 		return nb, time.UnixMilli(until), nil
@@ -248,35 +265,45 @@ func (v *Verifier) update(ctx context.Context, subject string, fn func(r *record
 // to subject up to now, for "log out everywhere", a password change or an
 // account disable. Tokens issued afterwards are not affected.
 //
-// It stores a watermark W, the current Unix time in milliseconds, and
-// Verify refuses any token of the subject whose iat is at or before W. An
-// [Issuer] writes iat to the millisecond, so its tokens issued one
-// millisecond or more after the revocation pass. An iat in whole seconds
-// (other issuers) is read as the start of its second: a token issued in the
-// same second as the revocation, before or after it, is refused — it cannot
-// be told apart from one issued just before — and tokens from the next
-// second on pass. The comparison uses the clocks of the revoking and the
-// issuing servers; keep them synchronized.
+// It stores a watermark W, the current Unix time in milliseconds, and every
+// Verifier sharing the store refuses any token of the subject whose iat is
+// at or before W plus its own Config.Leeway: Verify accepts an iat up to
+// Leeway ahead of its clock, so a token issued just before the revocation
+// by an issuer whose clock runs ahead can carry an iat up to W + Leeway.
+// The same rule makes tokens issued within Leeway after the revocation
+// fail too (the verifier cannot tell them apart); with the default Leeway
+// of zero, tokens of an [Issuer], which writes iat to the millisecond,
+// pass from one millisecond after the revocation on. An iat in whole
+// seconds (other issuers) is read as the start of its second: a token
+// issued in the same second as the revocation, before or after it, is
+// refused, and tokens from the next second (plus Leeway) on pass. The
+// comparison uses the clocks of the revoking and the issuing servers; keep
+// them synchronized.
+//
+// The watermark is kept for MaxMaxLifetime + 2×MaxLeeway, whatever the
+// configuration of the verifier that wrote it, since none accepts a token
+// living longer.
 func (v *Verifier) RevokeSubject(ctx context.Context, subject string) error {
 	err := v.update(ctx, subject, func(r *record, now int64) {
-		r.raiseWatermark(now, now+v.maxLife+v.leeway)
+		r.raiseWatermark(now, now+retention)
 	})
 	v.emitRevoke(ctx, subject, authkit.ReasonSubject, err)
 	return err
 }
 
 // RevokeJTI revokes the token of subject whose jti is jti. expiresAt is the
-// token's exp, until which (plus leeway) the revocation is kept; zero
-// means the longest a token may live (MaxLifetime from now).
+// token's exp, until which (plus MaxLeeway) the revocation is kept; zero
+// means as long as any token may live (MaxMaxLifetime + 2×MaxLeeway from
+// now).
 func (v *Verifier) RevokeJTI(ctx context.Context, subject, jti string, expiresAt time.Time) error {
 	if jti == "" {
 		return fmt.Errorf("%w: empty jti", ErrInvalidClaims)
 	}
 	h := revHash(kindJTI, jti)
 	err := v.update(ctx, subject, func(r *record, now int64) {
-		until := now + v.maxLife + v.leeway
+		until := now + retention
 		if !expiresAt.IsZero() {
-			until = min(until, expiresAt.UnixMilli()+v.leeway)
+			until = min(until, expiresAt.UnixMilli()+jtiSlack)
 		}
 		if until > now {
 			r.add(kindJTI, h, until)
@@ -288,16 +315,17 @@ func (v *Verifier) RevokeJTI(ctx context.Context, subject, jti string, expiresAt
 
 // RevokeFamily revokes every token of subject whose fid claim is familyID:
 // the access tokens issued from one refresh-token family. It is kept for
-// MaxLifetime (plus leeway), by when every token issued from the family so
-// far has expired; the family's refresh tokens must be revoked too (the
-// token package does so on reuse), so that no new ones are issued.
+// MaxMaxLifetime + 2×MaxLeeway, by when every token issued from the family
+// so far has expired for every verifier; the family's refresh tokens must
+// be revoked too (the token package does so on reuse), so that no new ones
+// are issued.
 func (v *Verifier) RevokeFamily(ctx context.Context, subject, familyID string) error {
 	if familyID == "" {
 		return fmt.Errorf("%w: empty family ID", ErrInvalidClaims)
 	}
 	h := revHash(kindFamily, familyID)
 	err := v.update(ctx, subject, func(r *record, now int64) {
-		r.add(kindFamily, h, now+v.maxLife+v.leeway)
+		r.add(kindFamily, h, now+retention)
 	})
 	v.emitRevoke(ctx, subject, authkit.ReasonFamily, err)
 	return err

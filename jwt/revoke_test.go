@@ -158,12 +158,15 @@ func TestRevocationPruning(t *testing.T) {
 	if err := f.ver.RevokeJTI(ctx, "u", "no-expiry-given", time.Time{}); err != nil {
 		t.Fatal(err)
 	}
+	// Retention does not depend on the writer's Leeway or MaxLifetime: a
+	// jti is kept until exp + MaxLeeway, an entry without expiry for
+	// MaxMaxLifetime + 2×MaxLeeway.
 	r := f.record(t, "u")
-	if len(r.entries) != 2 || r.entries[0].until != short.ExpiresAt.UnixMilli()+10_000 || r.entries[1].until != t0.Add(24*time.Hour+10*time.Second).UnixMilli() {
+	if len(r.entries) != 2 || r.entries[0].until != short.ExpiresAt.Add(MaxLeeway).UnixMilli() || r.entries[1].until != t0.Add(MaxMaxLifetime+2*MaxLeeway).UnixMilli() {
 		t.Fatalf("entries %+v", r.entries)
 	}
-	// After exp + leeway, the next update drops the entry.
-	f.clk.Advance(time.Minute + 10*time.Second)
+	// After exp + MaxLeeway, the next update drops the entry.
+	f.clk.Advance(time.Minute + MaxLeeway)
 	if err := f.ver.RevokeFamily(ctx, "u", "f"); err != nil {
 		t.Fatal(err)
 	}

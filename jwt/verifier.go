@@ -23,6 +23,7 @@ const (
 	DefaultMaxTokenSize   = 8 << 10  // bytes
 	MaxMaxTokenSize       = 64 << 10 // the largest MaxTokenSize allowed
 	DefaultMaxLifetime    = 24 * time.Hour
+	MaxMaxLifetime        = 24 * time.Hour // the largest MaxLifetime allowed
 	MaxLeeway             = 5 * time.Minute
 	DefaultCacheSize      = 10000 // verified tokens
 	DefaultMaxRevocations = 256   // revoked jtis and families per subject
@@ -45,12 +46,16 @@ type Config struct {
 	Types []string
 
 	// Leeway is the clock skew tolerated on exp, nbf, iat and auth_time, from
-	// 0 (the default: none) to MaxLeeway (5 minutes).
+	// 0 (the default: none) to MaxLeeway (5 minutes). It widens the cut-off
+	// of [Verifier.RevokeSubject] by as much: tokens issued within Leeway
+	// after the revocation are refused too.
 	Leeway time.Duration
 
 	// MaxLifetime is the largest exp - iat accepted. Zero means
-	// DefaultMaxLifetime (24 hours). It also bounds how long revocation
-	// records are kept.
+	// DefaultMaxLifetime (24 hours); at most MaxMaxLifetime (24 hours).
+	// Revocation records are kept for as long as a token may live under
+	// MaxMaxLifetime, whatever this setting, since verifiers with other
+	// settings may share the store.
 	MaxLifetime time.Duration
 
 	// MaxTokenSize is the longest token accepted, in bytes, checked before
@@ -125,7 +130,8 @@ type Verifier struct {
 // NewVerifier returns a Verifier checking tokens against keys. It panics if
 // keys is nil or cfg is invalid: a leeway that is negative or over
 // MaxLeeway, a negative MaxLifetime, MaxRevocations or MaxTokenSize, a
-// MaxTokenSize over MaxMaxTokenSize, or no Store without InsecureDisableRevocation.
+// MaxLifetime over MaxMaxLifetime, a MaxTokenSize over MaxMaxTokenSize, or
+// no Store without InsecureDisableRevocation.
 func NewVerifier(keys KeySource, cfg Config) *Verifier {
 	if keys == nil || reflect.ValueOf(keys).IsNil() {
 		panic("jwt: NewVerifier needs a KeySource")
@@ -133,7 +139,7 @@ func NewVerifier(keys KeySource, cfg Config) *Verifier {
 	if cfg.Leeway < 0 || cfg.Leeway > MaxLeeway {
 		panic("jwt: Config.Leeway must be between 0 and MaxLeeway")
 	}
-	if cfg.MaxLifetime < 0 || cfg.MaxTokenSize < 0 || cfg.MaxTokenSize > MaxMaxTokenSize || cfg.MaxRevocations < 0 {
+	if cfg.MaxLifetime < 0 || cfg.MaxLifetime > MaxMaxLifetime || cfg.MaxTokenSize < 0 || cfg.MaxTokenSize > MaxMaxTokenSize || cfg.MaxRevocations < 0 {
 		panic("jwt: Config.MaxLifetime, MaxTokenSize or MaxRevocations out of range")
 	}
 	cfg.InsecureDisableRevocation = cfg.InsecureDisableRevocation || cfg.DisableRevocation
