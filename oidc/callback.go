@@ -125,9 +125,9 @@ func (rp *RelyingParty) subject(ctx context.Context, t *IDToken) (string, error)
 	return s, nil
 }
 
-// login stores the grant, logs the session in and links them, and records
-// which application subject the provider's (issuer, sub) maps to, for
-// back-channel logout.
+// login stores the grant, logs the session in, tagged with the provider
+// account and session, and links them, and records which application
+// subject the provider's (issuer, sub) maps to, for back-channel logout.
 func (rp *RelyingParty) login(ctx context.Context, p *provider, t *IDToken, raw string, tok *oauth2.Token, subject string) error {
 	g := &grant{Provider: p.cfg.Name, Issuer: t.Issuer, Subject: t.Subject, SID: t.SessionID, IDToken: raw}
 	if rp.cfg.KeepTokens {
@@ -140,6 +140,10 @@ func (rp *RelyingParty) login(ctx context.Context, p *provider, t *IDToken, raw 
 	deadline := rp.now().Add(rp.cfg.GrantLifetime)
 	if err := rp.store.Set(ctx, subjectKey(t.Issuer, t.Subject), []byte(subject), deadline); err != nil {
 		return fmt.Errorf("oidc: recording the subject: %w", err)
+	}
+	if err := session.SetTag(ctx, sessionTag(t.Issuer, t.Subject, t.SessionID)); err != nil {
+		_ = rp.store.Delete(context.WithoutCancel(ctx), grantKey(id))
+		return fmt.Errorf("oidc: tagging the session: %w", err)
 	}
 	if err := rp.sessions.Login(ctx, subject); err != nil {
 		_ = rp.store.Delete(context.WithoutCancel(ctx), grantKey(id))

@@ -123,8 +123,13 @@
 // "JWT" or none) and must carry the back-channel logout event in events,
 // no nonce, and a jti that is accepted once (recorded in the store until
 // the token expires); the jwt verifier also requires sub, so a token
-// carrying only sid is refused. The sessions signed in with that provider
-// account are then ended through the session manager's revocation.
+// carrying only sid is refused. Every sign-in tags its session with hashes
+// of the provider account (issuer and sub) and the provider session (sid)
+// — see [session.SetTag] — so a logout token with sid ends the sessions
+// signed in during that provider session, and one without ends every
+// session signed in with the account, through
+// [session.Manager.RevokeTagged]. The application user's other sessions,
+// signed in with a password or another provider, stay.
 //
 // # Errors
 //

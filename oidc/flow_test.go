@@ -70,6 +70,10 @@ func TestSignIn(t *testing.T) {
 	if !e.events.has(authkit.EventLogin, "idp") {
 		t.Error("no login event")
 	}
+	infos, err := e.sessions.Sessions(context.Background(), e.defaultSubject(alice))
+	if err != nil || len(infos) != 1 || !strings.HasPrefix(infos[0].Tag, "oidc:") || strings.Contains(infos[0].Tag, alice.Subject) {
+		t.Fatalf("sessions %+v, %v: want one, tagged with a hash of the provider account and session", infos, err)
+	}
 }
 
 // TestSeveralTabs starts two sign-ins in one browser and completes them in

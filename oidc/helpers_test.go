@@ -124,6 +124,13 @@ func newEnv(t *testing.T, change ...func(*envConfig)) *env {
 		}
 		io.WriteString(w, id.Subject)
 	})
+	// A sign-in by another mechanism (a password, say) for the same
+	// application user, which back-channel logout must leave alone.
+	mux.HandleFunc("POST /test-login", func(w http.ResponseWriter, r *http.Request) {
+		if err := e.sessions.Login(r.Context(), r.FormValue("subject")); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		}
+	})
 	mux.HandleFunc("GET /token", func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		if i := r.Header.Get("X-Index"); i != "" && i != "-1" {
@@ -245,6 +252,14 @@ func (b *browser) signIn(u oidctest.User, returnTo string) {
 	r := b.get(cb)
 	if r.status != http.StatusSeeOther || r.header.Get("Location") != returnTo {
 		b.t.Fatalf("callback: status %d, Location %q, body %q; want 303 to %q", r.status, r.header.Get("Location"), r.body, returnTo)
+	}
+}
+
+// passwordLogin signs b in as subject without the provider.
+func (b *browser) passwordLogin(subject string) {
+	b.t.Helper()
+	if r := b.do("POST", "/test-login", url.Values{"subject": {subject}}); r.status != http.StatusOK {
+		b.t.Fatalf("test login: %d %q", r.status, r.body)
 	}
 }
 

@@ -2,6 +2,8 @@ package oidc
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 
 	"github.com/authkit/authkit"
 	"github.com/authkit/authkit/internal/keyhash"
@@ -132,9 +135,11 @@ func (p *provider) verifyLogoutToken(ctx context.Context, d *discovered, raw str
 //
 // The token must verify as described in the package documentation; each
 // jti is accepted once (recorded in the store until the token expires).
-// The sessions ended are those the provider's (issuer, sub) signed in:
-// every session of the subject Config.Subject mapped it to at its last
-// sign-in.
+// The sessions ended are those signed in with the provider account (its
+// issuer and sub) during the provider session the token's sid names, or,
+// without sid, all sessions signed in with that account. Each sign-in tags
+// its session for this (see [session.SetTag]); the application user's other
+// sessions — signed in with a password or another provider — stay.
 //
 // It answers 200 when the token was accepted (also when no session
 // matched), 400 with {"error":"invalid_request"} when it was refused, 405
@@ -204,7 +209,11 @@ func (rp *RelyingParty) backChannel(ctx context.Context, w http.ResponseWriter, 
 	return nil
 }
 
-// endSessions ends the sessions the logout token names.
+// endSessions ends the sessions the logout token names: with a sid, those
+// signed in during that provider session (and any of the same account
+// signed in without a sid, which cannot be told apart); without one, every
+// session signed in with the provider account. Other sessions of the same
+// application user — another provider, a password — stay.
 func (rp *RelyingParty) endSessions(ctx context.Context, lt *logoutToken) error {
 	raw, err := rp.store.Get(ctx, subjectKey(lt.issuer, lt.subject))
 	if errors.Is(err, store.ErrNotFound) {
@@ -214,9 +223,51 @@ func (rp *RelyingParty) endSessions(ctx context.Context, lt *logoutToken) error 
 		return fmt.Errorf("oidc: reading the subject record: %w", err)
 	}
 	subject := string(raw)
-	if err := rp.sessions.RevokeSubject(ctx, subject); err != nil {
-		return fmt.Errorf("oidc: ending sessions: %w", err)
+	var tags []string
+	if lt.sid != "" {
+		tags = []string{sessionTag(lt.issuer, lt.subject, lt.sid), sessionTag(lt.issuer, lt.subject, "")}
+	} else {
+		infos, err := rp.sessions.Sessions(ctx, subject)
+		if err != nil {
+			return fmt.Errorf("oidc: listing sessions: %w", err)
+		}
+		prefix := tagPrefix(lt.issuer, lt.subject)
+		for _, in := range infos {
+			if strings.HasPrefix(in.Tag, prefix) && !slices.Contains(tags, in.Tag) {
+				tags = append(tags, in.Tag)
+			}
+		}
 	}
-	rp.emit(ctx, authkit.EventRevoke, subject, "backchannel_logout")
+	n := 0
+	for _, tag := range tags {
+		k, err := rp.sessions.RevokeTagged(ctx, subject, tag)
+		n += k
+		if err != nil {
+			return fmt.Errorf("oidc: ending sessions: %w", err)
+		}
+	}
+	if n > 0 {
+		rp.emit(ctx, authkit.EventRevoke, subject, "backchannel_logout")
+	}
 	return nil
+}
+
+// sessionTag is the session tag (see [session.SetTag]) of a sign-in with
+// the provider account (issuer, sub) during the provider session sid ("" when
+// the ID token had none): "oidc:", 22 characters of hash for the account,
+// '.', 22 for the provider session. Hashed, the tag shows no identifier on
+// a devices page, and its fixed length fits session.MaxTagLen.
+func sessionTag(issuer, sub, sid string) string {
+	return tagPrefix(issuer, sub) + shortHash(issuer+"\x00"+sid)
+}
+
+// tagPrefix is the part of sessionTag that names the provider account.
+func tagPrefix(issuer, sub string) string {
+	return "oidc:" + shortHash(issuer+"\x00"+sub) + "."
+}
+
+// shortHash is 132 bits of SHA-256 of s, base64url.
+func shortHash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return base64.RawURLEncoding.EncodeToString(sum[:])[:22]
 }

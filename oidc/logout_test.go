@@ -10,18 +10,21 @@ import (
 
 	"github.com/authkit/authkit"
 	"github.com/authkit/authkit/internal/secret"
+	"github.com/authkit/authkit/oidc"
 	"github.com/authkit/authkit/oidc/oidctest"
 )
 
 // TestBackChannelLogout ends the user's provider sessions at the
-// provider, which posts logout tokens: the user's sessions here end, other
-// users' stay.
+// provider, which posts logout tokens: the user's sessions signed in
+// through it end here; other users' sessions, and the same user's session
+// signed in with a password, stay.
 func TestBackChannelLogout(t *testing.T) {
 	e := newEnv(t)
-	a1, a2, b := e.browser(), e.browser(), e.browser()
+	a1, a2, b, pw := e.browser(), e.browser(), e.browser(), e.browser()
 	a1.signIn(alice, "/")
 	a2.signIn(alice, "/")
 	b.signIn(bob, "/")
+	pw.passwordLogin(e.defaultSubject(alice))
 	if n := e.idp.EndSessions(context.Background(), alice.Subject); n != 2 {
 		t.Fatalf("the provider ended %d sessions, want 2", n)
 	}
@@ -30,6 +33,9 @@ func TestBackChannelLogout(t *testing.T) {
 	}
 	if b.me() != e.defaultSubject(bob) {
 		t.Fatal("bob was signed out by alice's logout")
+	}
+	if pw.me() != e.defaultSubject(alice) {
+		t.Fatal("alice's password session was ended by the provider's logout")
 	}
 	if !e.events.has(authkit.EventRevoke, "backchannel_logout") {
 		t.Error("no revoke event")
@@ -84,16 +90,51 @@ func (e *env) signLogout(claims map[string]any) string {
 }
 
 // TestLogoutTokenControl proves a crafted, valid logout token works, so the
-// refusals below are the checks' doing.
+// refusals below are the checks' doing. Without sid, it ends every session
+// signed in with the provider account.
 func TestLogoutTokenControl(t *testing.T) {
 	e := newEnv(t)
-	b := e.browser()
-	b.signIn(alice, "/")
+	a1, a2, pw := e.browser(), e.browser(), e.browser()
+	a1.signIn(alice, "/")
+	a2.signIn(alice, "/")
+	pw.passwordLogin(e.defaultSubject(alice))
 	if st := e.postLogout(url.Values{"logout_token": {e.signLogout(e.logoutClaims(alice))}}); st != http.StatusOK {
 		t.Fatalf("valid logout token: status %d", st)
 	}
-	if b.me() != "" {
+	if a1.me() != "" || a2.me() != "" {
 		t.Fatal("still signed in")
+	}
+	if pw.me() == "" {
+		t.Fatal("the password session was ended")
+	}
+}
+
+// TestBackChannelLogoutBySID ends only the sessions of the provider
+// session the token names.
+func TestBackChannelLogoutBySID(t *testing.T) {
+	var sids []string
+	e := newEnv(t, func(c *envConfig) {
+		c.rp.Subject = func(ctx context.Context, tok *oidc.IDToken) (string, error) {
+			sids = append(sids, tok.SessionID)
+			return oidc.DefaultSubject(ctx, tok)
+		}
+	})
+	a1, a2 := e.browser(), e.browser()
+	a1.signIn(alice, "/")
+	a2.signIn(alice, "/")
+	if len(sids) != 2 || sids[0] == "" || sids[0] == sids[1] {
+		t.Fatalf("provider sessions %q", sids)
+	}
+	m := e.logoutClaims(alice)
+	m["sid"] = sids[0]
+	if st := e.postLogout(url.Values{"logout_token": {e.signLogout(m)}}); st != http.StatusOK {
+		t.Fatalf("status %d", st)
+	}
+	if a1.me() != "" {
+		t.Fatal("the session of the named provider session survived")
+	}
+	if a2.me() == "" {
+		t.Fatal("the session of another provider session was ended")
 	}
 }
 
