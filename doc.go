@@ -94,13 +94,69 @@
 // control of the server; a compromised client device; TLS termination and
 // certificate management.
 //
+// # Revocation
+//
+// What sessions and opaque tokens have over bare JWTs is that they can be
+// ended at once: log out, log out everywhere, a password change, a replayed
+// refresh token. authkit holds these invariants, on every store it ships and
+// under store failures, and tests them with forced interleavings and a
+// randomized model of concurrent clients on a failing store
+// (internal/revmodel):
+//
+//   - R1 durable: when a revocation returns nil — session Logout, RevokeID,
+//     RevokeOthers, RevokeSubject; token RevokeToken, RevokeID,
+//     RevokeFamily, RevokeSubject; the JWT verifier's revocations;
+//     [RevokeSubject] — every credential it covers is refused by every
+//     server sharing the store, from then until and after its natural
+//     expiry.
+//   - R2 races: a sign-in or renewal (Login, RenewID, RememberMe, Issue,
+//     IssueRefresh, Refresh, RefreshPair, one-time issue) that overlaps a
+//     RevokeSubject of the same subject either hands out a credential that is
+//     refused once the revocation returns, or returns an error and hands
+//     nothing out — unless it took effect after the revocation did, as a
+//     sign-in just after it would. A renewal or refresh never takes effect
+//     after the revocation of the credential it renews: what descends from a
+//     revoked sign-in is refused.
+//   - R3 retry: a revocation that returned an error can be called again and
+//     finishes the job; no index forgets a credential that is still valid.
+//   - R4 listed: every credential that authenticates is listed for its
+//     subject (session.Manager.Sessions, token.Manager.List and Families),
+//     so the user can see it and end it.
+//   - R5 no false alarm: a refresh that failed for its client does not make
+//     the client's retry with the same refresh token count as reuse; the
+//     token package documents the one case where it can, and the setting
+//     that bounds it.
+//
+// How: a subject's index record is the ordering point. A credential is
+// added to the index before its record is created, and the record is created
+// only if absent. A revocation marks the index members it ends in one swap
+// of that record (the moment it takes effect), writes a small "revoked"
+// marker under each member's key until the member's own expiry — so a record
+// written late is refused, and a create that had not happened yet fails —
+// and only then removes the members; what it could not mark stays in the
+// index, unlisted, until a retry or any later update finishes it. Verifying a
+// credential stays one store read. The costs: an issue adds one swap of the
+// subject's index (as before); a revocation of n credentials costs two swaps
+// and n writes, and leaves n markers of a few bytes in the store until the
+// credentials would have expired.
+//
+// Deliberately left out: a sign-in whose password check happened before a
+// password change but whose Login runs after the RevokeSubject that the
+// change triggered is a new sign-in, and survives; applications that must
+// refuse it compare a credential version (a password-change counter) after
+// Login. JWTs are revoked by a per-subject record read on every
+// verification; a JWT verifier with revocation turned off
+// (InsecureDisableRevocation) keeps none of these promises.
+//
 // # Responses
 //
 // [Guard] follows RFC 6750 §3: 401 with `WWW-Authenticate: Bearer` and no
-// error code when nothing was sent, `error="invalid_token"` for a bad
-// credential, 400 `invalid_request` for a token sent two ways, 403
-// `insufficient_scope` from [RequireScope], and 503 with Retry-After when an
-// Authenticator cannot decide. Bodies never contain library error text.
+// error code when no bearer token was sent (nothing at all, or a refused
+// session cookie), `error="invalid_token"` for a bad bearer token, 400
+// `invalid_request` for a token sent two ways, 403 `insufficient_scope`
+// from [RequireScope], and 503 with Retry-After ([Unavailable]) when an
+// Authenticator cannot decide. [Guard.Optional] serves pages for signed-in
+// and anonymous visitors alike. Bodies never contain library error text.
 //
 // # Security events
 //
