@@ -21,6 +21,14 @@
 //
 //	mux.Handle("/api/", authkit.Require(verifier)(api))
 //
+// Set Config.Issuer and Config.Audience to the values the [Issuer] writes.
+// They are required when the keys are another issuer's (a RemoteKeySet, or
+// a KeySet holding only public keys): an identity provider signs the
+// tokens of every application it serves with the same keys, and without
+// an audience check application B accepts the tokens minted for
+// application A. Config.InsecureAnyIssuer and Config.InsecureAnyAudience
+// waive them by name.
+//
 // # Strict by default
 //
 // Raw JWT libraries accept things that lead to forgeries and confusion.

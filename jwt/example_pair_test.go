@@ -24,8 +24,8 @@ func ExamplePairs() {
 	defer st.Close()
 	key, _ := jwt.GenerateKey(jwt.ES256)
 	keys, _ := jwt.NewKeySet(key)
-	issuer := jwt.NewIssuer(keys, jwt.IssuerConfig{Issuer: "https://app.example"})
-	verifier := jwt.NewVerifier(keys, jwt.Config{Issuer: "https://app.example", Store: st})
+	issuer := jwt.NewIssuer(keys, jwt.IssuerConfig{Issuer: "https://app.example", Audience: []string{"https://app.example/api"}})
+	verifier := jwt.NewVerifier(keys, jwt.Config{Issuer: "https://app.example", Audience: "https://app.example/api", Store: st})
 	// Revoking a refresh family (reuse, logout) revokes its JWTs too.
 	tokens := token.New(st, token.Config{FamilyRevoked: verifier.FamilyRevoked})
 	pairs := jwt.NewPairs(issuer, tokens, jwt.PairConfig{}) // cookie __Secure-refresh, Path=/auth/refresh

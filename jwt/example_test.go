@@ -155,7 +155,7 @@ func ExampleRemoteKeySet() {
 	theirKeys, _ := jwt.NewKeySet(theirKey)
 	them := httptest.NewServer(theirKeys.JWKSHandler(0))
 	defer them.Close()
-	theirIssuer := jwt.NewIssuer(theirKeys, jwt.IssuerConfig{Issuer: them.URL})
+	theirIssuer := jwt.NewIssuer(theirKeys, jwt.IssuerConfig{Issuer: them.URL, Audience: []string{"https://partner-api.example"}})
 
 	// This service. (A real JWKS URL must use https; plain http is allowed
 	// on loopback for tests.)
@@ -168,7 +168,13 @@ func ExampleRemoteKeySet() {
 	if err := remote.Refresh(ctx); err != nil { // optional: fail fast at startup
 		log.Fatal(err)
 	}
-	verifier := jwt.NewVerifier(remote, jwt.Config{Issuer: them.URL, InsecureDisableRevocation: true})
+	// Another issuer's keys may sign tokens for other services too: the
+	// Verifier requires the issuer and this service's audience.
+	verifier := jwt.NewVerifier(remote, jwt.Config{
+		Issuer:                    them.URL,
+		Audience:                  "https://partner-api.example",
+		InsecureDisableRevocation: true,
+	})
 
 	issued, _ := theirIssuer.Issue(jwt.Grant{Subject: "partner-9"})
 	claims, err := verifier.Verify(ctx, issued.Token)

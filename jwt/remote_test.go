@@ -104,13 +104,13 @@ func newRemoteFixture(t *testing.T, body []byte, rc RemoteConfig) *remoteFixture
 	}
 	t.Cleanup(func() { r.Close() })
 	f.remote = r
-	f.ver = NewVerifier(r, Config{Issuer: testIssuer, InsecureDisableRevocation: true, Now: f.clk.Now})
+	f.ver = NewVerifier(r, Config{Issuer: testIssuer, Audience: testAudience, InsecureDisableRevocation: true, Now: f.clk.Now})
 	return f
 }
 
 func (f *remoteFixture) token(t *testing.T, k *Key) string {
 	t.Helper()
-	iss := NewIssuer(mustKeySet(t, k), IssuerConfig{Issuer: testIssuer, Now: f.clk.Now})
+	iss := NewIssuer(mustKeySet(t, k), IssuerConfig{Issuer: testIssuer, Audience: []string{testAudience}, Now: f.clk.Now})
 	is, err := iss.Issue(Grant{Subject: "remote-user"})
 	if err != nil {
 		t.Fatal(err)

@@ -33,11 +33,28 @@ const (
 // strict. A config must not be changed after it is passed to [NewVerifier].
 type Config struct {
 	// Issuer, when set, is the iss every token must carry, compared exactly.
+	// It is required when the keys are another issuer's — a [RemoteKeySet],
+	// or a [KeySet] that holds no signing key — unless InsecureAnyIssuer is
+	// set: keys can be shared by several issuers (the tenants of one
+	// identity provider).
 	Issuer string
 
 	// Audience, when set, must appear in every token's aud (a string, or an
-	// array containing it), compared exactly.
+	// array containing it), compared exactly. It is required when the keys
+	// are another issuer's, unless InsecureAnyAudience is set: an identity
+	// provider signs tokens for many applications with the same keys, and
+	// without an audience application B accepts the tokens minted for
+	// application A.
 	Audience string
+
+	// InsecureAnyIssuer lets a Verifier of another issuer's keys accept
+	// tokens of any iss when Issuer is empty.
+	InsecureAnyIssuer bool
+
+	// InsecureAnyAudience lets a Verifier of another issuer's keys accept
+	// tokens for any audience when Audience is empty: only for an issuer
+	// whose tokens are all meant for this service.
+	InsecureAnyAudience bool
 
 	// Types lists the accepted typ headers, compared case-insensitively with
 	// an optional "application/" prefix (RFC 7515 §4.1.9). Nil means
@@ -128,7 +145,9 @@ type Verifier struct {
 }
 
 // NewVerifier returns a Verifier checking tokens against keys. It panics if
-// keys is nil or cfg is invalid: a leeway that is negative or over
+// keys is nil or cfg is invalid: no Issuer or no Audience for another
+// issuer's keys (see Config.Issuer) without the Insecure setting that
+// allows it, a leeway that is negative or over
 // MaxLeeway, a negative MaxLifetime, MaxRevocations or MaxTokenSize, a
 // MaxLifetime over MaxMaxLifetime, a MaxTokenSize over MaxMaxTokenSize, or
 // no Store without InsecureDisableRevocation.
@@ -141,6 +160,14 @@ func NewVerifier(keys KeySource, cfg Config) *Verifier {
 	}
 	if cfg.MaxLifetime < 0 || cfg.MaxLifetime > MaxMaxLifetime || cfg.MaxTokenSize < 0 || cfg.MaxTokenSize > MaxMaxTokenSize || cfg.MaxRevocations < 0 {
 		panic("jwt: Config.MaxLifetime, MaxTokenSize or MaxRevocations out of range")
+	}
+	if foreignKeys(keys) {
+		if cfg.Issuer == "" && !cfg.InsecureAnyIssuer {
+			panic("jwt: Config.Issuer is required with another issuer's keys (InsecureAnyIssuer accepts any)")
+		}
+		if cfg.Audience == "" && !cfg.InsecureAnyAudience {
+			panic("jwt: Config.Audience is required with another issuer's keys (InsecureAnyAudience accepts any)")
+		}
 	}
 	cfg.InsecureDisableRevocation = cfg.InsecureDisableRevocation || cfg.DisableRevocation
 	if cfg.Store == nil && !cfg.InsecureDisableRevocation {
@@ -183,6 +210,13 @@ func NewVerifier(keys KeySource, cfg Config) *Verifier {
 		v.now = time.Now
 	}
 	return v
+}
+
+// foreignKeys reports whether keys are another issuer's: anything but a
+// KeySet that can sign.
+func foreignKeys(keys KeySource) bool {
+	ks, ok := keys.(*KeySet)
+	return !ok || ks.SigningKey() == nil
 }
 
 func (v *Verifier) logger() *slog.Logger {

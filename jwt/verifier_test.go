@@ -397,6 +397,46 @@ func TestConfigPanics(t *testing.T) {
 	})
 }
 
+// Keys this process does not sign with — a remote key set, a key set of
+// public keys — may sign tokens for other applications: a Verifier of them
+// requires an issuer and an audience, unless told otherwise by name.
+func TestForeignKeysNeedIssuerAndAudience(t *testing.T) {
+	srv := newJWKSServer(t, jwksOf(t, testKey(t, ES256).Public()))
+	remote, err := NewRemoteKeySet(srv.srv.URL, RemoteConfig{Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { remote.Close() })
+	public := mustKeySet(t, nil, testKey(t, ES256).Public())
+	own := mustKeySet(t, testKey(t, ES256))
+	for _, c := range []struct {
+		name string
+		keys KeySource
+		cfg  Config
+		ok   bool
+	}{
+		{"remote, zero config", remote, Config{}, false},
+		{"remote, no audience", remote, Config{Issuer: testIssuer}, false},
+		{"remote, no issuer", remote, Config{Audience: testAudience}, false},
+		{"remote, both", remote, Config{Issuer: testIssuer, Audience: testAudience}, true},
+		{"remote, any audience by name", remote, Config{Issuer: testIssuer, InsecureAnyAudience: true}, true},
+		{"remote, any issuer by name", remote, Config{Audience: testAudience, InsecureAnyIssuer: true}, true},
+		{"public keys, zero config", public, Config{}, false},
+		{"public keys, both", public, Config{Issuer: testIssuer, Audience: testAudience}, true},
+		{"own signing keys, zero config", own, Config{}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			c.cfg.InsecureDisableRevocation = true
+			defer func() {
+				if r := recover(); (r == nil) != c.ok {
+					t.Fatalf("panic %v, want ok %v", r, c.ok)
+				}
+			}()
+			NewVerifier(c.keys, c.cfg)
+		})
+	}
+}
+
 func TestEvents(t *testing.T) {
 	var mu sync.Mutex
 	var events []authkit.Event
