@@ -93,6 +93,18 @@ func (r *Reader) Bytes(max int) []byte {
 	return v
 }
 
+// Fixed reads a field of exactly n bytes with no length prefix (a hash,
+// say). The result aliases the input and has no spare capacity.
+func (r *Reader) Fixed(n int) []byte {
+	if r.bad || n < 0 || n > len(r.b) {
+		r.bad = true
+		return nil
+	}
+	v := r.b[:n:n]
+	r.b = r.b[n:]
+	return v
+}
+
 // Count reads an element count of at most max, each element taking at
 // least minSize bytes, so a hostile count cannot make the caller allocate
 // more than the input justifies.

@@ -15,9 +15,10 @@ func TestRoundTrip(t *testing.T) {
 	b = AppendVarint(b, -1)
 	b = AppendBytes(b, []byte("hello"))
 	b = AppendString(b, "")
+	b = append(b, "fix"...)
 	r := NewReader(b)
 	if r.Byte() != 7 || r.Uvarint() != math.MaxUint64 || r.Varint() != math.MinInt64 || r.Varint() != -1 ||
-		string(r.Bytes(5)) != "hello" || len(r.Bytes(0)) != 0 || r.Err() != nil {
+		string(r.Bytes(5)) != "hello" || len(r.Bytes(0)) != 0 || string(r.Fixed(3)) != "fix" || r.Err() != nil {
 		t.Fatal("round trip failed")
 	}
 }
@@ -37,6 +38,7 @@ func TestRefuses(t *testing.T) {
 		"count over max":       {[]byte{3, 0, 0, 0}, func(r *Reader) { r.Count(2, 1) }},
 		"uvarint over max":     {[]byte{9}, func(r *Reader) { r.UvarintMax(8) }},
 		"byte past the end":    {nil, func(r *Reader) { r.Byte() }},
+		"fixed past the end":   {[]byte{1, 2}, func(r *Reader) { r.Fixed(3) }},
 		"input left over":      {[]byte{1, 2}, func(r *Reader) { r.Byte() }},
 		"sticky after failure": {[]byte{0x80, 0x00, 1}, func(r *Reader) { r.Uvarint(); r.Byte(); r.Byte() }},
 	} {
