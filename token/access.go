@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -45,7 +44,7 @@ type Info struct {
 	Subject  string
 	ClientID string
 	// FamilyID is the refresh family the token was issued from ("" for a
-	// token from Issue); revoking the family deletes the token.
+	// token from Issue); revoking the family ends the token.
 	FamilyID string
 	Scopes   []string
 	Metadata map[string]string
@@ -70,6 +69,11 @@ func (r *accessRecord) info(key storeKey) Info {
 // subject revokes their oldest tokens. It reports EventLogin (reason
 // "access_token"), as IssueRefresh and IssuePair do (reason
 // "refresh_family"): issuing a credential is a sign-in.
+//
+// The token is added to the subject's index before its record is created,
+// and the record is created only if its key is absent: a RevokeSubject
+// running meanwhile either ends the token or makes Issue fail, and nothing
+// is handed out. It costs three store round trips.
 func (m *Manager) Issue(ctx context.Context, subject string, opts IssueOptions) (Token, Info, error) {
 	if err := checkCommon(subject, opts.ClientID, opts.Scopes, opts.Metadata); err != nil {
 		return "", Info{}, err
@@ -95,15 +99,16 @@ func (m *Manager) Issue(ctx context.Context, subject string, opts IssueOptions) 
 	}
 	t := newToken(m.cfg.AccessPrefix, "")
 	key := accessKey(t)
-	if err := m.st.Set(ctx, string(key), encodeAccess(rec), rec.expires); err != nil {
-		return "", Info{}, fmt.Errorf("token: issue: %w", err)
-	}
-	evicted, err := m.tokens.Add(ctx, subject, index.Member{ID: string(key), Created: now, Expires: rec.expires})
+	ending, err := m.tokens.Add(ctx, subject, index.Member{ID: string(key), Created: now, Expires: rec.expires})
 	if err != nil {
-		m.cleanup(ctx, m.st.Delete(ctx, string(key)))
 		return "", Info{}, fmt.Errorf("token: issue: %w", err)
 	}
-	m.dropTokens(ctx, subject, evicted)
+	if err := m.create(ctx, key, encodeAccess(rec), rec.expires); err != nil {
+		// The index keeps the member, so that a revocation still finds a
+		// record whose creation took effect unreported.
+		return "", Info{}, fmt.Errorf("token: issue: %w", err)
+	}
+	m.cleanup(ctx, m.endIndexed(ctx, &m.tokens, subject, ending))
 	m.emit(ctx, authkit.EventLogin, subject, authkit.ReasonAccessToken)
 	return t, rec.info(key), nil
 }
@@ -126,6 +131,9 @@ func (m *Manager) Verify(ctx context.Context, presented Token) (Info, error) {
 	}
 	if err != nil {
 		return Info{}, fmt.Errorf("token: verify: %w", err)
+	}
+	if isMarker(raw) {
+		return Info{}, ErrNotFound
 	}
 	rec, err := decodeAccess(raw)
 	if err != nil {
@@ -197,7 +205,7 @@ func (m *Manager) Revoke(ctx context.Context, presented Token) error {
 }
 
 // RevokeToken ends the token presented by its holder: an access token is
-// deleted; a refresh token revokes its whole family and the access tokens
+// revoked; a refresh token revokes its whole family and the access tokens
 // issued from it. Revoking a token that is unknown, expired or already
 // revoked is not an error. A one-time token cannot be revoked this way (its
 // record is bound to its purpose): use RevokeOneTime or RevokeSubject.
@@ -226,8 +234,11 @@ func (m *Manager) RevokeID(ctx context.Context, subject, id string) error {
 	return err
 }
 
-// revokeAccess deletes the access token under key if allow approves its
-// record, and reports whether it did.
+// revokeAccess revokes the access token under key if allow approves its
+// record, and reports whether it did. The token's record is replaced by a
+// revoked marker until its expiry; a token from Issue then leaves its
+// subject's index (if that fails, the index keeps a member whose record is
+// a marker, which lapses with it).
 func (m *Manager) revokeAccess(ctx context.Context, key storeKey, allow func(*accessRecord) bool) (bool, error) {
 	raw, err := m.st.Get(ctx, string(key))
 	if errors.Is(err, store.ErrNotFound) {
@@ -236,6 +247,9 @@ func (m *Manager) revokeAccess(ctx context.Context, key storeKey, allow func(*ac
 	if err != nil {
 		return false, fmt.Errorf("token: revoke: %w", err)
 	}
+	if isMarker(raw) {
+		return false, nil
+	}
 	rec, err := decodeAccess(raw)
 	if err != nil {
 		return false, err
@@ -243,11 +257,11 @@ func (m *Manager) revokeAccess(ctx context.Context, key storeKey, allow func(*ac
 	if !allow(rec) {
 		return false, nil
 	}
-	if err := m.st.Delete(ctx, string(key)); err != nil {
+	if err := m.st.Set(ctx, string(key), revokedMarker, rec.expires); err != nil {
 		return false, fmt.Errorf("token: revoke: %w", err)
 	}
 	if rec.familyID == "" {
-		m.cleanup(ctx, m.tokens.Remove(ctx, rec.subject, string(key)))
+		m.cleanup(ctx, m.tokens.Finish(ctx, rec.subject, string(key)))
 	}
 	m.emit(ctx, authkit.EventRevoke, rec.subject, authkit.ReasonToken)
 	return true, nil
@@ -274,6 +288,9 @@ func (m *Manager) List(ctx context.Context, subject string) ([]Info, error) {
 		if err != nil {
 			return nil, fmt.Errorf("token: list: %w", err)
 		}
+		if isMarker(raw) {
+			continue
+		}
 		rec, err := decodeAccess(raw)
 		if err != nil {
 			return nil, err
@@ -285,80 +302,4 @@ func (m *Manager) List(ctx context.Context, subject string) ([]Info, error) {
 	}
 	slices.SortStableFunc(out, func(a, b Info) int { return a.Created.Compare(b.Created) })
 	return out, nil
-}
-
-// RevokeSubject implements [authkit.Revoker]: it ends every token issued to
-// subject — access tokens, one-time tokens, and refresh families with the
-// access tokens issued from them. Call it on logout-everywhere, password
-// change and account disable. It carries on past failures and returns them
-// joined. Tokens issued while it runs may survive it, so disable the
-// account's logins first.
-func (m *Manager) RevokeSubject(ctx context.Context, subject string) error {
-	if !validSubject(subject) {
-		return fmt.Errorf("%w: subject must be 1..%d bytes of UTF-8", ErrInvalidOptions, MaxSubjectLen)
-	}
-	var errs []error
-	members, err := m.tokens.List(ctx, subject)
-	if err != nil {
-		errs = append(errs, err)
-	}
-	var done []string
-	for _, mb := range members {
-		if err := m.st.Delete(ctx, mb.ID); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		done = append(done, mb.ID)
-	}
-	if len(done) > 0 {
-		if err := m.tokens.Remove(ctx, subject, done...); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	fams, err := m.families.List(ctx, subject)
-	if err != nil {
-		errs = append(errs, err)
-	}
-	done = done[:0]
-	for _, mb := range fams {
-		if _, err := m.revokeFamily(ctx, storeKey(mb.ID), nil, false); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		done = append(done, mb.ID)
-	}
-	if len(done) > 0 {
-		if err := m.families.Remove(ctx, subject, done...); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	m.emit(ctx, authkit.EventRevoke, subject, authkit.ReasonSubject)
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("token: revoke subject: %w", err)
-	}
-	return nil
-}
-
-// dropTokens deletes the access and one-time tokens an index evicted.
-// Those it deleted leave the index; the others stay there, marked as
-// ending, for a later update to retry.
-func (m *Manager) dropTokens(ctx context.Context, subject string, evicted []index.Member) {
-	var ended []string
-	for _, mb := range evicted {
-		if strings.HasPrefix(mb.ID, accessNS) || strings.HasPrefix(mb.ID, oneTimeNS) {
-			if err := m.st.Delete(ctx, mb.ID); err != nil {
-				m.cleanup(ctx, err)
-				continue
-			}
-		}
-		ended = append(ended, mb.ID)
-	}
-	m.cleanup(ctx, m.tokens.Finish(ctx, subject, ended...))
-}
-
-// cleanup logs the failure of a best-effort write.
-func (m *Manager) cleanup(ctx context.Context, err error) {
-	if err != nil {
-		m.log.LogAttrs(ctx, slog.LevelWarn, "token: best-effort store write failed", slog.Any("error", err))
-	}
 }

@@ -29,7 +29,7 @@
 // bearer tokens with its access prefix and leaves anything else (a JWT) to
 // the next Authenticator with [authkit.ErrNoCredentials].
 //
-//	tokens := token.New(st)
+//	tokens := token.New(st, token.Config{})
 //	mux.Handle("/api/", authkit.Require(tokens)(api))
 //
 // A subject's tokens are listed in a capped per-subject index
@@ -59,14 +59,18 @@
 //	// sign a new JWT from fam; return it with next
 //
 // [Manager.IssuePair] and [Manager.RefreshPair] do the same with an opaque
-// access token, tied to the family so that revoking the family deletes it.
+// access token, tied to the family so that revoking the family ends it.
+// [Manager.OnFamilyRevoked] tells other code — the JWT package — when a
+// family is revoked, so that it ends what it issued from the family.
 //
 // A family ends when it has not been rotated for Config.RefreshIdleTimeout,
 // at Config.RefreshLifetime after its creation whatever happens, or when
 // revoked ([Manager.RevokeFamily], [Manager.RevokeToken], [Manager.RevokeSubject]).
 //
 // With the default Config.Grace of zero, any second use of a refresh token
-// revokes its family — including a client's retry after a lost response.
+// revokes its family — including a client's retry after a response lost on
+// the network. (A refresh that fails with a store error is different: its
+// retry is no reuse; see "Failures and retries" on [Manager.Refresh].)
 // A short grace window makes such retries return the same successor; the
 // family record holds the successor sealed (AES-256-GCM) under a key derived
 // (HKDF-SHA256) from the predecessor, so only the predecessor's holder can
@@ -79,6 +83,64 @@
 // purpose ([PurposePasswordReset], [PurposeEmailVerification], or your own);
 // [Manager.Consume] redeems it once, atomically, for that purpose only, and
 // returns the subject and data it was issued with.
+
+//
+// # Revocation
+//
+// A revocation that returns nil holds. The guarantees, for every server
+// sharing the store:
+//
+//   - R1, durable: when [Manager.RevokeToken], [Manager.RevokeID],
+//     [Manager.RevokeFamily], [Manager.RevokeOneTime] or
+//     [Manager.RevokeSubject] returns nil — and when [Manager.Refresh]
+//     returns [ErrReused] — every token it covers is refused from then on,
+//     until and after its natural expiry.
+//   - R2, races: an issue (Issue, IssueRefresh, IssuePair, IssueOneTime,
+//     and the new tokens of Refresh and RefreshPair) that overlaps
+//     RevokeSubject of the same subject either hands out tokens that are
+//     refused once RevokeSubject has returned, or returns an error and
+//     hands nothing out — unless it took its place in the subject's index
+//     after RevokeSubject took the index: then it was issued after the
+//     revocation, as a sign-in just after it would be.
+//   - R3, retry: a revocation that returned an error has taken effect in
+//     part; called again, it finishes the job. No index forgets a token
+//     that may still work: a member whose end could not be written stays
+//     in its index, marked as being revoked (no longer listed or counted
+//     against the caps), and the next update of that index hands it back
+//     to be ended. A revoked family lists the access tokens it has not yet
+//     ended, and whether its [Manager.OnFamilyRevoked] listeners have all
+//     succeeded; the next revocation of the family (RevokeFamily,
+//     RevokeSubject, or a refresh with one of its tokens) does the rest.
+//   - R4, listed: every access token from Issue that works is listed by
+//     [Manager.List], every refresh family that works by
+//     [Manager.Families] (with the access tokens issued from it).
+//   - R5, no false alarm: a refresh that failed for its client does not
+//     make the client's retry with the same token count as reuse — with
+//     one exception, when the rotation's own write took effect, its reply
+//     was lost and the read that would tell failed too. Config.Grace
+//     bounds that case as it bounds a response lost on the network (see
+//     "Failures and retries" on [Manager.Refresh]).
+//
+// How: the per-subject index swap is the ordering point. An issue adds its
+// token to the subject's index first (a refresh family's record is the
+// index of its access tokens), then creates the token's record only if
+// its key is absent. A revocation takes the members out of service in one
+// swap of the index, then writes a one-byte revoked marker under each
+// record's key until the token's expiry: the marker replaces a live record
+// and makes a creation not yet done fail. Nothing writes a record after
+// its creation except by a swap from the value it read, so no write can
+// bring a revoked token back.
+//
+// Costs, in store round trips (the memory, Redis and SQL stores all take
+// one per call): [Manager.Verify] 1 (verification stays one read);
+// Issue, IssueRefresh, IssueOneTime 3; IssuePair 4; Refresh 2;
+// RefreshPair 4; RevokeToken of an access token 4; RevokeSubject 3 reads
+// of the subject's three indexes, plus, per index holding tokens, a swap
+// to take them, a marker write per token and a read and a swap to remove
+// them, plus per family a read and a swap (one more swap, and a marker
+// write per access token, for a family with access tokens or listeners).
+// Each issue past a cap adds a marker write per token evicted. A revoked token's marker stays in the store
+// until the token would have expired: one key of one byte.
 //
 // # Revocation endpoint
 //
@@ -93,7 +155,8 @@
 // own deadlines; decoders bound every length before allocating. A record a
 // decoder cannot read is [ErrCorrupt], a server-side failure rather than a
 // bad credential. Keys: "tok:" access tokens, "ott:" one-time tokens, "rtf:"
-// refresh families, "tidx:" and "rtfidx:" per-subject indexes. Every key
+// refresh families, "tidx:", "otidx:" and "rtfidx:" per-subject indexes of
+// access tokens, one-time tokens and families. Every key
 // ends in a SHA-256, so keys show neither tokens nor user IDs, and no value
 // holds a token or anything from which one could be rebuilt.
 package token

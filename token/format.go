@@ -76,11 +76,12 @@ const (
 
 // Store key namespaces.
 const (
-	accessNS  = "tok:"    // access token records: tok: + SHA-256(token)
-	oneTimeNS = "ott:"    // one-time token records: ott: + SHA-256(purpose, token)
-	familyNS  = "rtf:"    // refresh families: rtf: + SHA-256(locator)
-	tokenIdx  = "tidx:"   // per-subject index of access and one-time tokens
-	familyIdx = "rtfidx:" // per-subject index of refresh families
+	accessNS   = "tok:"    // access token records: tok: + SHA-256(token)
+	oneTimeNS  = "ott:"    // one-time token records: ott: + SHA-256(purpose, token)
+	familyNS   = "rtf:"    // refresh families: rtf: + SHA-256(locator)
+	tokenIdx   = "tidx:"   // per-subject index of access tokens from Issue
+	oneTimeIdx = "otidx:"  // per-subject index of one-time tokens
+	familyIdx  = "rtfidx:" // per-subject index of refresh families
 )
 
 // storeKey is the store key of a record. It is derived from a Token by

@@ -18,16 +18,17 @@ import (
 
 // Defaults for the zero fields of [Config].
 const (
-	DefaultAccessPrefix       = "ak_at_"
-	DefaultRefreshPrefix      = "ak_rt_"
-	DefaultOneTimePrefix      = "ak_ot_"
-	DefaultAccessLifetime     = time.Hour
-	DefaultRefreshIdleTimeout = 14 * 24 * time.Hour
-	DefaultRefreshLifetime    = 30 * 24 * time.Hour
-	DefaultOneTimeLifetime    = 15 * time.Minute
-	DefaultMaxPerSubject      = 100
-	DefaultMaxFamilies        = 50
-	DefaultMaxFamilyAccess    = 8
+	DefaultAccessPrefix         = "ak_at_"
+	DefaultRefreshPrefix        = "ak_rt_"
+	DefaultOneTimePrefix        = "ak_ot_"
+	DefaultAccessLifetime       = time.Hour
+	DefaultRefreshIdleTimeout   = 14 * 24 * time.Hour
+	DefaultRefreshLifetime      = 30 * 24 * time.Hour
+	DefaultOneTimeLifetime      = 15 * time.Minute
+	DefaultMaxPerSubject        = 100
+	DefaultMaxOneTimePerSubject = 10
+	DefaultMaxFamilies          = 50
+	DefaultMaxFamilyAccess      = 8
 )
 
 // Hard limits on [Config] and per-call settings.
@@ -51,7 +52,7 @@ const (
 )
 
 // Config configures a [Manager]. The zero value gives safe defaults. A Config
-// must not be changed after it is passed to [NewWithConfig].
+// must not be changed after it is passed to [New].
 type Config struct {
 	// AccessPrefix, RefreshPrefix and OneTimePrefix start the tokens of each
 	// kind, so that secret scanners can find leaked tokens and a bearer token
@@ -81,7 +82,9 @@ type Config struct {
 	// successor and revokes nothing, so a client whose response was lost on
 	// the network keeps its session. Zero (the default) means no window:
 	// any second use of a refresh token revokes its family. At most MaxGrace
-	// (10 s); New panics beyond it.
+	// (10 s); New panics beyond it. The window also covers the one store
+	// failure after which a client's retry can count as reuse (see
+	// "Failures and retries" on [Manager.Refresh]).
 	//
 	// RISK: inside the window, a thief who holds the predecessor token gets
 	// the successor undetected, just as its rightful holder would. Keep the
@@ -94,10 +97,18 @@ type Config struct {
 	// MaxOneTimeLifetime.
 	OneTimeLifetime time.Duration
 
-	// MaxPerSubject caps the live access and one-time tokens one subject may
+	// MaxPerSubject caps the live access tokens from Issue one subject may
 	// hold (an index record per subject lists them); issuing past the cap
 	// revokes the oldest. Zero means DefaultMaxPerSubject (100); at most 1000.
 	MaxPerSubject int
+
+	// MaxOneTimePerSubject caps the live one-time tokens one subject may
+	// hold, in an index of their own: issuing past the cap revokes the
+	// oldest one-time token, never an access token, so a flood of "forgot
+	// password" requests for someone signs nobody out. (Throttle such
+	// requests too: each one still sends an email.) Zero means
+	// DefaultMaxOneTimePerSubject (10); at most 1000.
+	MaxOneTimePerSubject int
 
 	// Deprecated: use AccessLifetime; read only when AccessLifetime is zero.
 	AccessTTL time.Duration
@@ -113,7 +124,7 @@ type Config struct {
 
 	// MaxFamilyAccess caps the live access tokens a refresh family tracks
 	// (those issued by IssuePair and RefreshPair, which revoking the family
-	// deletes); issuing past the cap revokes the oldest. Zero means
+	// ends); issuing past the cap revokes the oldest. Zero means
 	// DefaultMaxFamilyAccess (8); at most 64.
 	MaxFamilyAccess int
 
@@ -150,7 +161,8 @@ type Config struct {
 type Manager struct {
 	st       store.Store
 	cfg      Config
-	tokens   index.Index // tidx: access and one-time tokens per subject
+	tokens   index.Index // tidx: access tokens from Issue per subject (and one-time tokens issued before oneTime existed)
+	oneTime  index.Index // otidx: one-time tokens per subject
 	families index.Index // rtfidx: refresh families per subject
 	log      *slog.Logger
 
@@ -228,6 +240,24 @@ func New(st store.Store, cfg Config) *Manager {
 	if st == nil {
 		panic("token: New given a nil store")
 	}
+	cfg.setPrefixes()
+	cfg.setLimits()
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	m := &Manager{st: st, cfg: cfg, log: cfg.Logger}
+	if m.log == nil {
+		m.log = slog.Default()
+	}
+	m.tokens = index.Index{Store: st, Prefix: tokenIdx, Max: cfg.MaxPerSubject, Now: cfg.Now}
+	m.oneTime = index.Index{Store: st, Prefix: oneTimeIdx, Max: cfg.MaxOneTimePerSubject, Now: cfg.Now}
+	m.families = index.Index{Store: st, Prefix: familyIdx, Max: cfg.MaxFamilies, Now: cfg.Now}
+	return m
+}
+
+// setPrefixes fills in the default token prefixes and panics on a bad or
+// ambiguous one.
+func (cfg *Config) setPrefixes() {
 	def := func(p *string, v string) {
 		if *p == "" {
 			*p = v
@@ -247,6 +277,11 @@ func New(st store.Store, cfg Config) *Manager {
 			}
 		}
 	}
+}
+
+// setLimits fills in the default durations and caps (reading the
+// deprecated fields first) and panics on one out of bounds.
+func (cfg *Config) setLimits() {
 	if cfg.AccessLifetime == 0 {
 		cfg.AccessLifetime = cfg.AccessTTL
 	}
@@ -288,6 +323,7 @@ func New(st store.Store, cfg Config) *Manager {
 		def, max int
 	}{
 		{"MaxPerSubject", &cfg.MaxPerSubject, DefaultMaxPerSubject, index.MaxMembers},
+		{"MaxOneTimePerSubject", &cfg.MaxOneTimePerSubject, DefaultMaxOneTimePerSubject, index.MaxMembers},
 		{"MaxFamilies", &cfg.MaxFamilies, DefaultMaxFamilies, index.MaxMembers},
 		{"MaxFamilyAccess", &cfg.MaxFamilyAccess, DefaultMaxFamilyAccess, maxFamilyAccess},
 	}
@@ -299,16 +335,6 @@ func New(st store.Store, cfg Config) *Manager {
 			panic(fmt.Sprintf("token: Config.%s must be in 1..%d", c.name, c.max))
 		}
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	m := &Manager{st: st, cfg: cfg, log: cfg.Logger}
-	if m.log == nil {
-		m.log = slog.Default()
-	}
-	m.tokens = index.Index{Store: st, Prefix: tokenIdx, Max: cfg.MaxPerSubject, Now: cfg.Now}
-	m.families = index.Index{Store: st, Prefix: familyIdx, Max: cfg.MaxFamilies, Now: cfg.Now}
-	return m
 }
 
 func (m *Manager) now() time.Time { return m.cfg.Now() }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -43,8 +44,10 @@ type OneTime struct {
 // IssueOneTime issues a single-use token for subject, bound to purpose, for
 // links such as password reset and email verification. Consume redeems it
 // once, for that purpose only. The store holds only a SHA-256 of the token
-// and purpose. One-time tokens count towards Config.MaxPerSubject and are
-// revoked by RevokeSubject.
+// and purpose. One-time tokens count towards Config.MaxOneTimePerSubject,
+// never towards the access tokens' cap, and are revoked by RevokeSubject.
+// As Issue, it adds the token to its index before creating its record, so
+// a RevokeSubject running meanwhile ends it or makes it fail.
 func (m *Manager) IssueOneTime(ctx context.Context, subject, purpose string, opts OneTimeOptions) (Token, error) {
 	if !validSubject(subject) {
 		return "", fmt.Errorf("%w: subject must be 1..%d bytes of UTF-8", ErrInvalidOptions, MaxSubjectLen)
@@ -72,21 +75,21 @@ func (m *Manager) IssueOneTime(ctx context.Context, subject, purpose string, opt
 	}
 	t := newToken(m.cfg.OneTimePrefix, "")
 	key := oneTimeKey(purpose, t)
-	if err := m.st.Set(ctx, string(key), encodeOneTime(rec), rec.expires); err != nil {
-		return "", fmt.Errorf("token: issue: %w", err)
-	}
-	evicted, err := m.tokens.Add(ctx, subject, index.Member{ID: string(key), Created: now, Expires: rec.expires, Data: []byte(purpose)})
+	ending, err := m.oneTime.Add(ctx, subject, index.Member{ID: string(key), Created: now, Expires: rec.expires, Data: []byte(purpose)})
 	if err != nil {
-		m.cleanup(ctx, m.st.Delete(ctx, string(key)))
 		return "", fmt.Errorf("token: issue: %w", err)
 	}
-	m.dropTokens(ctx, subject, evicted)
+	if err := m.create(ctx, key, encodeOneTime(rec), rec.expires); err != nil {
+		return "", fmt.Errorf("token: issue: %w", err)
+	}
+	m.cleanup(ctx, m.endIndexed(ctx, &m.oneTime, subject, ending))
 	return t, nil
 }
 
 // Consume redeems a one-time token for purpose: it returns what the token
-// was issued with and deletes it atomically, so of concurrent attempts
-// exactly one succeeds. A token issued for another purpose is unknown here.
+// was issued with and ends it atomically (a swap from the record read to a
+// revoked marker), so of concurrent attempts exactly one succeeds. A token
+// issued for another purpose is unknown here.
 //
 // Errors: ErrMalformed (no store access), ErrNotFound (unknown, used, or
 // for another purpose), ErrExpired — all matching
@@ -109,6 +112,10 @@ func (m *Manager) Consume(ctx context.Context, presented Token, purpose string) 
 	if err != nil {
 		return OneTime{}, fmt.Errorf("token: consume: %w", err)
 	}
+	if isMarker(raw) {
+		m.emit(ctx, authkit.EventRejected, "", authkit.ReasonUnknown)
+		return OneTime{}, ErrNotFound
+	}
 	rec, err := decodeOneTime(raw)
 	if err != nil {
 		return OneTime{}, err
@@ -116,8 +123,8 @@ func (m *Manager) Consume(ctx context.Context, presented Token, purpose string) 
 	if rec.purpose != purpose { // the key binds the purpose; this is a second check
 		return OneTime{}, ErrNotFound
 	}
-	// Delete only the value read: of concurrent consumers, one wins.
-	ok, err := m.st.CompareAndSwap(ctx, string(key), raw, nil, time.Time{})
+	// Swap only the value read: of concurrent consumers, one wins.
+	ok, err := m.st.CompareAndSwap(ctx, string(key), raw, revokedMarker, rec.expires)
 	if err != nil {
 		return OneTime{}, fmt.Errorf("token: consume: %w", err)
 	}
@@ -125,7 +132,7 @@ func (m *Manager) Consume(ctx context.Context, presented Token, purpose string) 
 		m.emit(ctx, authkit.EventRejected, rec.subject, authkit.ReasonUnknown)
 		return OneTime{}, ErrNotFound
 	}
-	m.cleanup(ctx, m.tokens.Remove(ctx, rec.subject, string(key)))
+	m.cleanup(ctx, m.oneTime.Finish(ctx, rec.subject, string(key)))
 	if !m.now().Before(rec.expires) {
 		m.emit(ctx, authkit.EventRejected, rec.subject, authkit.ReasonExpired)
 		return OneTime{}, ErrExpired
@@ -133,32 +140,39 @@ func (m *Manager) Consume(ctx context.Context, presented Token, purpose string) 
 	return OneTime{Subject: rec.subject, Purpose: rec.purpose, Data: rec.data, Created: rec.created, Expires: rec.expires}, nil
 }
 
-// RevokeOneTime deletes subject's unused one-time tokens for purpose: after
-// a password reset, the other reset links sent to the same person.
+// RevokeOneTime ends subject's unused one-time tokens for purpose: after a
+// password reset, the other reset links sent to the same person. As
+// RevokeSubject, it takes them from the index in one swap, then writes a
+// revoked marker under each; one it could not end stays in the index,
+// marked as being revoked, and calling it again finishes the job.
 func (m *Manager) RevokeOneTime(ctx context.Context, subject, purpose string) error {
 	if !validSubject(subject) || !validPurpose(purpose) {
 		return fmt.Errorf("%w: invalid subject or purpose", ErrInvalidOptions)
 	}
-	members, err := m.tokens.List(ctx, subject)
+	match := func(mb index.Member) bool {
+		return strings.HasPrefix(mb.ID, oneTimeNS) && string(mb.Data) == purpose
+	}
+	ending, err := m.oneTime.Take(ctx, subject, match)
 	if err != nil {
 		return fmt.Errorf("token: revoke: %w", err)
 	}
-	var done []string
-	for _, mb := range members {
-		if !strings.HasPrefix(mb.ID, oneTimeNS) || string(mb.Data) != purpose {
-			continue
+	err = m.endIndexed(ctx, &m.oneTime, subject, ending)
+	// One-time tokens issued before they had an index of their own are
+	// listed with the access tokens (for at most MaxOneTimeLifetime after
+	// an upgrade): end those too. Taking from that index only when it
+	// holds one keeps it untouched otherwise.
+	legacy, _, lerr := m.tokens.Get(ctx, subject)
+	if lerr == nil && slices.ContainsFunc(legacy, match) {
+		var ending []index.Member
+		if ending, lerr = m.tokens.Take(ctx, subject, match); lerr == nil {
+			lerr = m.endIndexed(ctx, &m.tokens, subject, ending)
 		}
-		if err := m.st.Delete(ctx, mb.ID); err != nil {
-			return fmt.Errorf("token: revoke: %w", err)
-		}
-		done = append(done, mb.ID)
 	}
-	if len(done) == 0 {
-		return nil
-	}
-	if err := m.tokens.Remove(ctx, subject, done...); err != nil {
+	if err := errors.Join(err, lerr); err != nil {
 		return fmt.Errorf("token: revoke: %w", err)
 	}
-	m.emit(ctx, authkit.EventRevoke, subject, authkit.ReasonOneTime)
+	if len(ending) > 0 {
+		m.emit(ctx, authkit.EventRevoke, subject, authkit.ReasonOneTime)
+	}
 	return nil
 }

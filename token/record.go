@@ -2,12 +2,12 @@ package token
 
 import (
 	"crypto/sha256"
-	"encoding/binary"
 	"maps"
 	"slices"
 	"time"
 	"unicode/utf8"
 
+	"github.com/authkit/authkit/internal/binrec"
 	"github.com/authkit/authkit/internal/keyhash"
 )
 
@@ -38,11 +38,31 @@ const (
 	maxHistory = 64
 	historyLen = 16
 
-	// maxFamilyAccess bounds the access tokens a family record tracks.
+	// maxFamilyAccess bounds the live access tokens a family record
+	// tracks, and maxFamilyEnding those it is ending (see familyRecord).
 	maxFamilyAccess = 64
+	maxFamilyEnding = 2 * maxFamilyAccess
 
-	flagRevoked = 1
+	// Family record flags. A record with neither flagNotify nor
+	// flagEnding is read by every version of this package.
+	flagRevoked = 1 << 0 // the family is revoked
+	flagNotify  = 1 << 1 // revoked, and the listeners have not all succeeded yet
+	flagEnding  = 1 << 2 // a list of access tokens being ended follows
 )
+
+// A revoked marker is what the store holds under the key of a credential
+// that was revoked, until the credential's own expiry: one byte, a version
+// no record uses. It overwrites a live record, and it makes a creation that
+// has not happened yet (create only if absent) fail, so a credential being
+// issued while its subject is revoked is never handed out. Every reader
+// treats it as revoked; the decoders refuse it as corrupt, so a reader that
+// forgot to check it fails closed.
+const markerByte = 0
+
+var revokedMarker = []byte{markerByte}
+
+// isMarker reports whether a stored value is a revoked marker.
+func isMarker(b []byte) bool { return len(b) == 1 && b[0] == markerByte }
 
 // accessRecord is what the store holds for an access token.
 type accessRecord struct {
@@ -52,11 +72,21 @@ type accessRecord struct {
 	metadata                             map[string]string
 }
 
-// familyRecord is what the store holds for a refresh token family. A revoked
-// family keeps its identity and deadlines but none of its hashes, sealed
-// successor or access tokens.
+// familyRecord is what the store holds for a refresh token family.
+//
+// It is also the index of the access tokens issued from the family: access
+// lists the live ones, and ending those being ended — revoked by the
+// family's revocation or by the MaxFamilyAccess cap — whose markers are not
+// yet known to be written. A token leaves ending only once its marker is
+// written (or it has expired), so a revocation that failed half-way is
+// finished by the next one.
+//
+// A revoked family (a tombstone) keeps its identity and deadlines, and its
+// ending list until that is empty, but none of its hashes or its sealed
+// successor; notify stays set until the family-revoked listeners have all
+// succeeded once.
 type familyRecord struct {
-	revoked                                          bool
+	revoked, notify                                  bool
 	gen                                              uint64 // rotations so far
 	created, authTime, rotated, idleExpires, expires time.Time
 	subject, clientID                                string
@@ -65,7 +95,7 @@ type familyRecord struct {
 	cur, prev                                        [sha256.Size]byte // hashes of the current and previous refresh tokens
 	history                                          [][historyLen]byte
 	sealed                                           []byte // the current token sealed under the previous one's key, or nil
-	access                                           []accessRef
+	access, ending                                   []accessRef
 }
 
 // accessRef is an access token issued from a family.
@@ -89,20 +119,24 @@ func (f *familyRecord) storeExpiry() time.Time {
 	return f.expires
 }
 
+// unfinished reports whether a revoked family still has work pending:
+// access tokens to end or listeners to tell.
+func (f *familyRecord) unfinished() bool { return f.revoked && (f.notify || len(f.ending) > 0) }
+
 // ---- encoding ----
 
 type writer struct{ b []byte }
 
-func (w *writer) uvarint(v uint64) { w.b = binary.AppendUvarint(w.b, v) }
+func (w *writer) uvarint(v uint64) { w.b = binrec.AppendUvarint(w.b, v) }
 func (w *writer) time(t time.Time) {
 	if t.IsZero() {
-		w.b = binary.AppendVarint(w.b, 0)
+		w.b = binrec.AppendVarint(w.b, 0)
 		return
 	}
-	w.b = binary.AppendVarint(w.b, t.UnixMilli())
+	w.b = binrec.AppendVarint(w.b, t.UnixMilli())
 }
-func (w *writer) bytes(p []byte) { w.uvarint(uint64(len(p))); w.b = append(w.b, p...) }
-func (w *writer) str(s string)   { w.uvarint(uint64(len(s))); w.b = append(w.b, s...) }
+func (w *writer) bytes(p []byte) { w.b = binrec.AppendBytes(w.b, p) }
+func (w *writer) str(s string)   { w.b = binrec.AppendString(w.b, s) }
 func (w *writer) strs(ss []string) {
 	w.uvarint(uint64(len(ss)))
 	for _, s := range ss {
@@ -114,6 +148,13 @@ func (w *writer) meta(m map[string]string) {
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		w.str(k)
 		w.str(m[k])
+	}
+}
+func (w *writer) refs(refs []accessRef) {
+	w.uvarint(uint64(len(refs)))
+	for _, a := range refs {
+		w.b = append(w.b, a.hash[:]...)
+		w.time(a.expires)
 	}
 }
 
@@ -133,10 +174,16 @@ func encodeAccess(r *accessRecord) []byte {
 }
 
 func encodeFamily(f *familyRecord) []byte {
-	w := writer{make([]byte, 0, 160+len(f.subject)+len(f.history)*historyLen+len(f.sealed)+len(f.access)*40)}
+	w := writer{make([]byte, 0, 160+len(f.subject)+len(f.history)*historyLen+len(f.sealed)+(len(f.access)+len(f.ending))*40)}
 	var flags byte
 	if f.revoked {
 		flags |= flagRevoked
+		if f.notify {
+			flags |= flagNotify
+		}
+	}
+	if len(f.ending) > 0 {
+		flags |= flagEnding
 	}
 	w.b = append(w.b, recordVersion, kindByteFamily, flags)
 	w.uvarint(f.gen)
@@ -149,22 +196,20 @@ func encodeFamily(f *familyRecord) []byte {
 	w.str(f.clientID)
 	w.strs(f.scopes)
 	w.meta(f.metadata)
-	if f.revoked {
-		return w.b
+	if !f.revoked {
+		w.b = append(w.b, f.cur[:]...)
+		if f.gen > 0 {
+			w.b = append(w.b, f.prev[:]...)
+		}
+		w.uvarint(uint64(len(f.history)))
+		for _, h := range f.history {
+			w.b = append(w.b, h[:]...)
+		}
+		w.bytes(f.sealed)
+		w.refs(f.access)
 	}
-	w.b = append(w.b, f.cur[:]...)
-	if f.gen > 0 {
-		w.b = append(w.b, f.prev[:]...)
-	}
-	w.uvarint(uint64(len(f.history)))
-	for _, h := range f.history {
-		w.b = append(w.b, h[:]...)
-	}
-	w.bytes(f.sealed)
-	w.uvarint(uint64(len(f.access)))
-	for _, a := range f.access {
-		w.b = append(w.b, a.hash[:]...)
-		w.time(a.expires)
+	if len(f.ending) > 0 {
+		w.refs(f.ending)
 	}
 	return w.b
 }
@@ -182,93 +227,51 @@ func encodeOneTime(r *oneTimeRecord) []byte {
 
 // ---- decoding ----
 
-// reader decodes a record. Every length is checked against its limit and
-// against the bytes left before anything is allocated; after the first
-// failure every method returns zero values and bad stays set.
+// reader adds authkit's token fields to the shared bounded record reader:
+// every length is checked against its limit and the bytes left before
+// anything is allocated, and the first failure sticks.
 type reader struct {
-	b   []byte
-	bad bool
+	binrec.Reader
+	bad bool // a field was read whole but is invalid
 }
 
-func (r *reader) fail() { r.bad, r.b = true, nil }
-
-func (r *reader) byte() byte {
-	if len(r.b) == 0 {
-		r.fail()
-		return 0
-	}
-	c := r.b[0]
-	r.b = r.b[1:]
-	return c
+func newReader(b []byte) *reader {
+	r := &reader{}
+	r.Reset(b)
+	return r
 }
 
-func (r *reader) uvarint(max uint64) uint64 {
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 || v > max {
-		r.fail()
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
+// ok reports whether every field was well formed and nothing is left over.
+func (r *reader) ok() bool { return !r.bad && r.Err() == nil }
 
 func (r *reader) time() time.Time {
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.fail()
-		return time.Time{}
-	}
-	r.b = r.b[n:]
+	v := r.Varint()
 	if v == 0 {
 		return time.Time{}
 	}
 	return time.UnixMilli(v)
 }
 
-func (r *reader) fixed(n int) []byte {
-	if len(r.b) < n {
-		r.fail()
-		return nil
-	}
-	p := r.b[:n]
-	r.b = r.b[n:]
-	return p
-}
-
-// raw reads a length-prefixed byte string of at most max bytes, aliasing the
-// input.
-func (r *reader) raw(max int) []byte {
-	n := r.uvarint(uint64(max))
-	if r.bad {
-		return nil
-	}
-	return r.fixed(int(n))
-}
-
 // str reads a UTF-8 string of at most max bytes.
 func (r *reader) str(max int) string {
-	p := r.raw(max)
+	p := r.Bytes(max)
 	if !utf8.Valid(p) {
-		r.fail()
+		r.bad = true
 		return ""
 	}
 	return string(p)
 }
 
 func (r *reader) scopes() []string {
-	n := r.uvarint(MaxScopes)
-	if r.bad || n == 0 {
-		return nil
-	}
-	if n > uint64(len(r.b)) { // each scope takes at least 2 bytes
-		r.fail()
+	n := r.Count(MaxScopes, 2) // each scope takes at least 2 bytes
+	if n == 0 {
 		return nil
 	}
 	out := make([]string, 0, n)
 	for range n {
 		s := r.str(MaxScopeLen)
-		if r.bad || !validScope(s) {
-			r.fail()
+		if !validScope(s) {
+			r.bad = true
 			return nil
 		}
 		out = append(out, s)
@@ -277,20 +280,16 @@ func (r *reader) scopes() []string {
 }
 
 func (r *reader) meta() map[string]string {
-	n := r.uvarint(MaxMetadata)
-	if r.bad || n == 0 {
-		return nil
-	}
-	if n > uint64(len(r.b)) {
-		r.fail()
+	n := r.Count(MaxMetadata, 3) // each entry takes at least 3 bytes
+	if n == 0 {
 		return nil
 	}
 	m := make(map[string]string, n)
 	for range n {
 		k := r.str(MaxMetadataKeyLen)
 		v := r.str(MaxMetadataValueLen)
-		if _, dup := m[k]; r.bad || k == "" || dup {
-			r.fail()
+		if _, dup := m[k]; r.Failed() || k == "" || dup {
+			r.bad = true
 			return nil
 		}
 		m[k] = v
@@ -298,14 +297,32 @@ func (r *reader) meta() map[string]string {
 	return m
 }
 
+// refs reads a list of at most max access references; a list that must
+// not be empty (allowEmpty false) is refused when it is.
+func (r *reader) refs(max int, allowEmpty bool) []accessRef {
+	n := r.Count(max, sha256.Size+1)
+	if n == 0 {
+		if !allowEmpty {
+			r.bad = true
+		}
+		return nil
+	}
+	out := make([]accessRef, n)
+	for i := range out {
+		copy(out[i].hash[:], r.Fixed(sha256.Size))
+		out[i].expires = r.time()
+	}
+	return out
+}
+
 func (r *reader) header(kind byte) {
-	if r.byte() != recordVersion || r.byte() != kind {
-		r.fail()
+	if r.Byte() != recordVersion || r.Byte() != kind {
+		r.bad = true
 	}
 }
 
 func decodeAccess(b []byte) (*accessRecord, error) {
-	r := reader{b: b}
+	r := newReader(b)
 	r.header(kindByteAccess)
 	var a accessRecord
 	a.created = r.time()
@@ -317,22 +334,23 @@ func decodeAccess(b []byte) (*accessRecord, error) {
 	a.familyID = r.str(keyhash.EncodedLen)
 	a.scopes = r.scopes()
 	a.metadata = r.meta()
-	if r.bad || len(r.b) != 0 || a.subject == "" || (a.familyID != "" && !validID(a.familyID)) {
+	if !r.ok() || a.subject == "" || (a.familyID != "" && !validID(a.familyID)) {
 		return nil, ErrCorrupt
 	}
 	return &a, nil
 }
 
 func decodeFamily(b []byte) (*familyRecord, error) {
-	r := reader{b: b}
+	r := newReader(b)
 	r.header(kindByteFamily)
 	var f familyRecord
-	flags := r.byte()
-	if flags&^flagRevoked != 0 {
-		r.fail()
-	}
+	flags := r.Byte()
 	f.revoked = flags&flagRevoked != 0
-	f.gen = r.uvarint(1<<63 - 1)
+	f.notify = flags&flagNotify != 0
+	if flags&^(flagRevoked|flagNotify|flagEnding) != 0 || f.notify && !f.revoked {
+		r.bad = true
+	}
+	f.gen = r.UvarintMax(1<<63 - 1)
 	f.created = r.time()
 	f.authTime = r.time()
 	f.rotated = r.time()
@@ -343,58 +361,45 @@ func decodeFamily(b []byte) (*familyRecord, error) {
 	f.scopes = r.scopes()
 	f.metadata = r.meta()
 	if !f.revoked {
-		copy(f.cur[:], r.fixed(sha256.Size))
+		copy(f.cur[:], r.Fixed(sha256.Size))
 		if f.gen > 0 {
-			copy(f.prev[:], r.fixed(sha256.Size))
+			copy(f.prev[:], r.Fixed(sha256.Size))
 		}
-		n := r.uvarint(maxHistory)
-		if !r.bad && n > 0 {
-			if n*historyLen > uint64(len(r.b)) {
-				r.fail()
-			} else {
-				f.history = make([][historyLen]byte, n)
-				for i := range f.history {
-					copy(f.history[i][:], r.fixed(historyLen))
-				}
+		if n := r.Count(maxHistory, historyLen); n > 0 {
+			f.history = make([][historyLen]byte, n)
+			for i := range f.history {
+				copy(f.history[i][:], r.Fixed(historyLen))
 			}
 		}
-		if s := r.raw(maxSealedLen); len(s) > 0 {
+		if s := r.Bytes(maxSealedLen); len(s) > 0 {
 			if len(s) < minSealedLen {
-				r.fail()
+				r.bad = true
 			}
 			f.sealed = slices.Clone(s)
 		}
-		n = r.uvarint(maxFamilyAccess)
-		if !r.bad && n > 0 {
-			if n*(sha256.Size+1) > uint64(len(r.b)) {
-				r.fail()
-			} else {
-				f.access = make([]accessRef, n)
-				for i := range f.access {
-					copy(f.access[i].hash[:], r.fixed(sha256.Size))
-					f.access[i].expires = r.time()
-				}
-			}
-		}
+		f.access = r.refs(maxFamilyAccess, true)
 	}
-	if r.bad || len(r.b) != 0 || f.subject == "" {
+	if flags&flagEnding != 0 {
+		f.ending = r.refs(maxFamilyEnding, false)
+	}
+	if !r.ok() || f.subject == "" {
 		return nil, ErrCorrupt
 	}
 	return &f, nil
 }
 
 func decodeOneTime(b []byte) (*oneTimeRecord, error) {
-	r := reader{b: b}
+	r := newReader(b)
 	r.header(kindByteOneTime)
 	var o oneTimeRecord
 	o.created = r.time()
 	o.expires = r.time()
 	o.purpose = r.str(MaxPurposeLen)
 	o.subject = r.str(MaxSubjectLen)
-	if d := r.raw(MaxOneTimeData); len(d) > 0 {
+	if d := r.Bytes(MaxOneTimeData); len(d) > 0 {
 		o.data = slices.Clone(d)
 	}
-	if r.bad || len(r.b) != 0 || !validPurpose(o.purpose) || o.subject == "" {
+	if !r.ok() || !validPurpose(o.purpose) || o.subject == "" {
 		return nil, ErrCorrupt
 	}
 	return &o, nil

@@ -52,10 +52,25 @@ func TestRecordRoundTrip(t *testing.T) {
 		!bytes.Equal(gf.sealed, f.sealed) || len(gf.access) != 1 || gf.access[0].hash != f.access[0].hash || !gf.idleExpires.Equal(f.idleExpires) {
 		t.Fatalf("family round trip: %+v, %v", gf, err)
 	}
-	ts, err := decodeFamily(encodeFamily(tombstone(f)))
+	ts, err := decodeFamily(encodeFamily(testTombstone(f)))
 	if err != nil || !ts.revoked || ts.subject != "alice" || ts.cur != [32]byte{} || ts.access != nil {
 		t.Fatalf("tombstone round trip: %+v, %v", ts, err)
 	}
+	// A revoked family keeps its ending list and the listeners' flag until
+	// its revocation is finished.
+	tf := testTombstone(f)
+	tf.notify = true
+	tf.ending = []accessRef{{hash: sha256.Sum256([]byte("e")), expires: t0.Add(time.Hour)}}
+	gt, err := decodeFamily(encodeFamily(tf))
+	if err != nil || !gt.revoked || !gt.notify || !gt.unfinished() || len(gt.ending) != 1 || gt.ending[0] != tf.ending[0] {
+		t.Fatalf("unfinished tombstone round trip: %+v, %v", gt, err)
+	}
+	// A live family's ending list too.
+	f.ending = tf.ending
+	if gl, err := decodeFamily(encodeFamily(f)); err != nil || gl.revoked || len(gl.ending) != 1 || len(gl.access) != 1 {
+		t.Fatalf("family with ending tokens round trip: %+v, %v", gl, err)
+	}
+	f.ending = nil
 	o := sampleOneTime()
 	g1, err := decodeOneTime(encodeOneTime(o))
 	if err != nil || g1.purpose != o.purpose || string(g1.data) != "x@y" || !g1.expires.Equal(o.expires) {
@@ -94,6 +109,11 @@ func TestDecodeRejects(t *testing.T) {
 		{"access: bad scope", decA, encodeAccess(badScope)},
 		{"access: duplicate metadata", decA, dupMeta},
 		{"access: huge scope count", decA, hugeScopes},
+		{"access: non-minimal varint", decA, append([]byte{recordVersion, kindByteAccess, 0x82, 0x00}, acc[3:]...)},
+		{"access: marker", decA, revokedMarker},
+		{"family: marker", decF, revokedMarker},
+		{"one-time: marker", decO, revokedMarker},
+		{"family: empty ending list", decF, append(with(fam, 2, flagEnding), 0)},
 		{"family: version", decF, with(fam, 0, 0)},
 		{"family: unknown flag", decF, with(fam, 2, 2)},
 		{"family: truncated", decF, fam[:len(fam)-3]},
@@ -171,17 +191,20 @@ func FuzzDecodeAccess(f *testing.F) {
 
 func FuzzDecodeFamily(f *testing.F) {
 	f.Add(encodeFamily(sampleFamily()))
-	f.Add(encodeFamily(tombstone(sampleFamily())))
+	f.Add(encodeFamily(testTombstone(sampleFamily())))
 	g0 := sampleFamily()
 	g0.gen, g0.history, g0.sealed, g0.access = 0, nil, nil, nil
 	f.Add(encodeFamily(g0))
 	f.Add([]byte{recordVersion, kindByteFamily, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
+	g1 := testTombstone(sampleFamily())
+	g1.notify, g1.ending = true, sampleFamily().access
+	f.Add(encodeFamily(g1))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := decodeFamily(b)
 		if err != nil {
 			return
 		}
-		if len(r.history) > maxHistory || len(r.access) > maxFamilyAccess || len(r.sealed) > maxSealedLen {
+		if len(r.history) > maxHistory || len(r.access) > maxFamilyAccess || len(r.ending) > maxFamilyEnding || len(r.sealed) > maxSealedLen {
 			t.Fatal("decoded past a bound")
 		}
 		e1 := encodeFamily(r)
@@ -212,4 +235,10 @@ func FuzzDecodeOneTime(f *testing.F) {
 			t.Fatal("encoding is not stable")
 		}
 	})
+}
+
+// testTombstone is f revoked by a Manager with no listeners.
+func testTombstone(f *familyRecord) *familyRecord {
+	t, _ := new(Manager).tombstone(f, t0)
+	return t
 }

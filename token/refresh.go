@@ -11,178 +11,14 @@ import (
 
 	"github.com/authkit/authkit"
 	"github.com/authkit/authkit/internal/cas"
-	"github.com/authkit/authkit/internal/index"
-	"github.com/authkit/authkit/internal/secret"
-	"github.com/authkit/authkit/store"
 )
-
-// FamilyOptions describes a refresh family to start.
-type FamilyOptions struct {
-	// ClientID is the OAuth client the family is issued to, if any. When
-	// set, Refresh refuses the family's tokens from another authenticated
-	// client, and only this client may revoke them at the revocation
-	// endpoint.
-	ClientID string
-	// Scopes are what the family's access credentials allow, each an
-	// RFC 6749 scope-token.
-	Scopes []string
-	// Metadata is free-form data kept with the family (a device name). It
-	// must not hold secrets.
-	Metadata map[string]string
-	// AuthTime is when the subject proved who they are. Zero means now.
-	AuthTime time.Time
-}
-
-// FamilyInfo describes a refresh family: the chain of refresh tokens that
-// descend, one rotation at a time, from one sign-in.
-type FamilyInfo struct {
-	// ID identifies the family, stable across rotations: 43 base64url
-	// characters (the SHA-256 of a secret part of its tokens). It is not a
-	// secret: put it in access JWTs to tie them to the family, check the
-	// family with Family, revoke it with RevokeFamily.
-	ID       string
-	Subject  string
-	ClientID string
-	Scopes   []string
-	Metadata map[string]string
-	// AuthTime is when the subject proved who they are to start the family.
-	AuthTime time.Time
-	// Created is when the family started; Expires = Created +
-	// Config.RefreshLifetime is its absolute end.
-	Created time.Time
-	Expires time.Time
-	// Rotated is the last rotation (Created before any); IdleExpires =
-	// Rotated + Config.RefreshIdleTimeout, capped at Expires.
-	Rotated     time.Time
-	IdleExpires time.Time
-	// Generation counts the rotations so far.
-	Generation uint64
-	// Revoked is set on a revoked family, as reported by Family.
-	Revoked bool
-}
-
-func (f *familyRecord) info(key storeKey) FamilyInfo {
-	return FamilyInfo{
-		ID: key.id(), Subject: f.subject, ClientID: f.clientID, Scopes: f.scopes, Metadata: f.metadata,
-		AuthTime: f.authTime, Created: f.created, Expires: f.expires,
-		Rotated: f.rotated, IdleExpires: f.idleExpires, Generation: f.gen, Revoked: f.revoked,
-	}
-}
-
-// Pair is an opaque access token with the refresh token that renews it.
-type Pair struct {
-	Access     Token
-	Refresh    Token
-	AccessInfo Info
-	Family     FamilyInfo
-}
-
-// IssueRefresh starts a refresh family for subject and returns its first
-// refresh token. Issuing past Config.MaxFamilies for the subject revokes
-// their oldest family. Use it with an access credential of your own (a JWT
-// carrying FamilyInfo.ID, say); IssuePair issues an opaque access token with
-// it.
-func (m *Manager) IssueRefresh(ctx context.Context, subject string, opts FamilyOptions) (Token, FamilyInfo, error) {
-	rt, fam, _, _, err := m.startFamily(ctx, subject, opts, false)
-	return rt, fam, err
-}
-
-// IssuePair starts a refresh family for subject and returns its first
-// refresh token with an opaque access token issued from it (lifetime
-// Config.AccessLifetime). Revoking the family deletes the access token.
-func (m *Manager) IssuePair(ctx context.Context, subject string, opts FamilyOptions) (Pair, error) {
-	rt, fam, at, info, err := m.startFamily(ctx, subject, opts, true)
-	if err != nil {
-		return Pair{}, err
-	}
-	return Pair{Access: at, Refresh: rt, AccessInfo: info, Family: fam}, nil
-}
-
-func (m *Manager) startFamily(ctx context.Context, subject string, opts FamilyOptions, withAccess bool) (Token, FamilyInfo, Token, Info, error) {
-	if err := checkCommon(subject, opts.ClientID, opts.Scopes, opts.Metadata); err != nil {
-		return "", FamilyInfo{}, "", Info{}, err
-	}
-	now := m.now()
-	loc := secret.Base62(locatorLen)
-	key := familyKey(loc)
-	rt := newToken(m.cfg.RefreshPrefix, loc)
-	f := &familyRecord{
-		created: now, authTime: opts.AuthTime, rotated: now,
-		expires: now.Add(m.cfg.RefreshLifetime),
-		subject: subject, clientID: opts.ClientID,
-		scopes: cloneScopes(opts.Scopes), metadata: cloneMeta(opts.Metadata),
-		cur: sha256.Sum256([]byte(rt)),
-	}
-	if f.authTime.IsZero() {
-		f.authTime = now
-	}
-	f.idleExpires = minTime(now.Add(m.cfg.RefreshIdleTimeout), f.expires)
-	var (
-		at     Token
-		atInfo Info
-		atKey  storeKey
-	)
-	if withAccess {
-		var atRec *accessRecord
-		at, atKey, atRec = m.newFamilyAccess(key, f, now)
-		if err := m.st.Set(ctx, string(atKey), encodeAccess(atRec), atRec.expires); err != nil {
-			return "", FamilyInfo{}, "", Info{}, fmt.Errorf("token: issue: %w", err)
-		}
-		f.access = []accessRef{{hash: sha256.Sum256([]byte(at)), expires: atRec.expires}}
-		atInfo = atRec.info(atKey)
-	}
-	undo := func() {
-		if withAccess {
-			m.cleanup(ctx, m.st.Delete(ctx, string(atKey)))
-		}
-	}
-	// "Only if absent": the locator is 131 random bits, so this never
-	// collides, but a collision must not overwrite another family.
-	ok, err := m.st.CompareAndSwap(ctx, string(key), nil, encodeFamily(f), f.storeExpiry())
-	if err == nil && !ok {
-		err = errors.New("family ID collision")
-	}
-	if err != nil {
-		undo()
-		return "", FamilyInfo{}, "", Info{}, fmt.Errorf("token: issue: %w", err)
-	}
-	evicted, err := m.families.Add(ctx, subject, index.Member{ID: string(key), Created: now, Expires: f.expires})
-	if err != nil {
-		m.cleanup(ctx, m.st.Delete(ctx, string(key)))
-		undo()
-		return "", FamilyInfo{}, "", Info{}, fmt.Errorf("token: issue: %w", err)
-	}
-	var ended []string
-	for _, mb := range evicted {
-		if _, err := m.revokeFamily(ctx, storeKey(mb.ID), nil, false); err != nil {
-			m.cleanup(ctx, err)
-			continue
-		}
-		ended = append(ended, mb.ID)
-	}
-	m.cleanup(ctx, m.families.Finish(ctx, subject, ended...))
-	m.emit(ctx, authkit.EventLogin, subject, authkit.ReasonRefreshFamily)
-	return rt, f.info(key), at, atInfo, nil
-}
-
-// newFamilyAccess makes an access token for family f (under key) and its
-// record. It lives Config.AccessLifetime, never past the family's deadlines, so
-// it never outlives the family record that tracks it.
-func (m *Manager) newFamilyAccess(key storeKey, f *familyRecord, now time.Time) (Token, storeKey, *accessRecord) {
-	at := newToken(m.cfg.AccessPrefix, "")
-	rec := &accessRecord{
-		created: now, expires: minTime(now.Add(m.cfg.AccessLifetime), f.storeExpiry()), authTime: f.authTime,
-		subject: f.subject, clientID: f.clientID, familyID: key.id(),
-		scopes: f.scopes,
-	}
-	return at, accessKey(at), rec
-}
 
 // Refresh rotates a refresh token: it consumes presented and returns its
 // successor in the same family, with the family's description, in one
-// CompareAndSwap on the family record, so concurrent uses of one token give
-// exactly one rotation. It issues no access credential: the caller issues
-// its own (a JWT carrying FamilyInfo.ID), or calls RefreshPair.
+// CompareAndSwap on the family record (two store round trips), so
+// concurrent uses of one token give exactly one rotation. It issues no
+// access credential: the caller issues its own (a JWT carrying
+// FamilyInfo.ID), or calls RefreshPair.
 //
 // clientID is the client the caller authenticated, or "" when the endpoint
 // does not authenticate clients; when non-empty it must match the family's
@@ -191,403 +27,372 @@ func (m *Manager) newFamilyAccess(key storeKey, f *familyRecord, now time.Time) 
 //
 // Presenting a token that was already rotated out is reuse (RFC 9700
 // §4.14.2): the family is revoked with the access tokens issued from it,
-// EventRefreshReuse is reported, and the error is ErrReused — returned with
-// the revoked family's FamilyInfo (Revoked set), so a caller that issued
-// other credentials from the family (JWTs carrying its ID) can end them too.
-// Every other error comes with a zero FamilyInfo. With
-// Config.Grace, presenting the token rotated out last again within Grace of
-// that rotation returns the same successor and revokes nothing.
+// EventRefreshReuse is reported, and the error is ErrReused — returned
+// only once those access tokens are ended and the [Manager.OnFamilyRevoked]
+// listeners have succeeded, with the revoked family's FamilyInfo (Revoked
+// set), so a caller that issued other credentials from the family (JWTs
+// carrying its ID) can end them too. If ending them failed, the error says
+// so instead (it is no ErrReused and no bad credential: answer it as a
+// store failure); the family is revoked all the same, and the next refresh
+// with one of its tokens, RevokeFamily or RevokeSubject finishes the job.
+// Every other error comes with a zero FamilyInfo. With Config.Grace,
+// presenting the token rotated out last again within Grace of that
+// rotation returns the same successor and revokes nothing.
+//
+// # Failures and retries
+//
+// The rotation is Refresh's only write. If it fails before taking effect,
+// the presented token is still current and a retry rotates as usual. If
+// its outcome is unknown (the store applied it and the reply was lost),
+// Refresh reads the family back and, finding its own successor there,
+// returns it as a success. Only when that read fails as well does a client
+// get an error for a rotation that happened; its retry with the same token
+// is then reuse, unless it comes within Config.Grace of the rotation — the
+// same case as a response lost on its way to the client, and the same
+// bound.
 //
 // Errors: ErrMalformed (no store access), ErrNotFound (unknown or forged),
 // ErrExpired (idle or absolute lifetime over), ErrRevoked, ErrReused,
 // ErrClientMismatch — all matching authkit.ErrInvalidCredentials — or a
 // store failure.
 func (m *Manager) Refresh(ctx context.Context, presented Token, clientID string) (Token, FamilyInfo, error) {
-	loc, ok := m.refreshLocator(presented)
-	if !ok {
-		m.emit(ctx, authkit.EventRejected, "", authkit.ReasonMalformed)
-		return "", FamilyInfo{}, ErrMalformed
-	}
-	key := familyKey(loc)
-	h := sha256.Sum256([]byte(presented))
-	next := newToken(m.cfg.RefreshPrefix, loc)
-	nextHash := sha256.Sum256([]byte(next))
-
-	const (
-		rotated = iota + 1
-		replayed
-		reused
-	)
-	var (
-		outcome int
-		out     Token
-		info    FamilyInfo
-		old     *familyRecord // the family as it was before reuse revoked it
-		subject string
-	)
-	err := cas.Update(ctx, m.st, string(key), cas.Policy{}, func(cur []byte) ([]byte, time.Time, error) {
-		outcome, out, info, old, subject = 0, "", FamilyInfo{}, nil, ""
-		if cur == nil {
-			return nil, time.Time{}, ErrNotFound
-		}
-		f, err := decodeFamily(cur)
-		if err != nil {
-			return nil, time.Time{}, err
-		}
-		subject = f.subject
-		if f.revoked {
-			return nil, time.Time{}, ErrRevoked
-		}
-		now := m.now()
-		if !now.Before(f.expires) || !now.Before(f.idleExpires) {
-			return nil, time.Time{}, ErrExpired
-		}
-		// The client check applies to a token that could be honoured; a
-		// rotated-out token is reuse whoever presents it.
-		clientOK := clientID == "" || clientID == f.clientID
-		aad := func(gen uint64) []byte { return sealAAD(key, gen) }
-		switch {
-		case subtle.ConstantTimeCompare(h[:], f.cur[:]) == 1:
-			if !clientOK {
-				return nil, time.Time{}, ErrClientMismatch
-			}
-			n := *f
-			if f.gen > 0 {
-				n.history = appendHistory(f.history, f.prev)
-			}
-			n.prev, n.cur = f.cur, nextHash
-			n.gen = f.gen + 1
-			n.rotated = now
-			n.idleExpires = minTime(now.Add(m.cfg.RefreshIdleTimeout), f.expires)
-			n.access = liveAccess(f.access, now)
-			n.sealed = nil
-			if m.cfg.Grace > 0 {
-				if n.sealed, err = sealSuccessor(presented, next, aad(n.gen)); err != nil {
-					return nil, time.Time{}, err
-				}
-			}
-			outcome, out, info = rotated, next, n.info(key)
-			return encodeFamily(&n), n.storeExpiry(), nil
-		case f.gen > 0 && subtle.ConstantTimeCompare(h[:], f.prev[:]) == 1:
-			// The grace window is for the family's own client retrying;
-			// the predecessor from another client is reuse, like any other
-			// rotated-out token.
-			if clientOK && m.cfg.Grace > 0 && now.Before(f.rotated.Add(m.cfg.Grace)) && f.sealed != nil {
-				s, err := openSuccessor(presented, f.sealed, aad(f.gen))
-				if sh := sha256.Sum256([]byte(s)); err == nil && subtle.ConstantTimeCompare(sh[:], f.cur[:]) == 1 {
-					outcome, out, info = replayed, s, f.info(key)
-					return nil, time.Time{}, cas.ErrNoChange
-				}
-			}
-		case inHistory(f.history, h):
-		default:
-			// Not a token of this family: forged by someone who knows a
-			// locator, or older than the history remembers. Refused, but
-			// no grounds to revoke the family.
-			return nil, time.Time{}, ErrNotFound
-		}
-		// Reuse of a rotated-out token: revoke the family.
-		outcome, old = reused, f
-		return encodeFamily(tombstone(f)), f.storeExpiry(), nil
-	})
+	key, loc, err := m.refreshKey(ctx, presented)
 	if err != nil {
-		if errors.Is(err, authkit.ErrInvalidCredentials) {
-			m.emit(ctx, authkit.EventRejected, subject, reason(err))
-			return "", FamilyInfo{}, err
-		}
-		if errors.Is(err, ErrCorrupt) {
-			return "", FamilyInfo{}, err
-		}
-		return "", FamilyInfo{}, fmt.Errorf("token: refresh: %w", err)
+		return "", FamilyInfo{}, err
 	}
-	switch outcome {
-	case reused:
-		aerr := m.afterRevoke(ctx, key, old, true)
-		m.emit(ctx, authkit.EventRefreshReuse, old.subject, authkit.ReasonReuse)
-		revoked := old.info(key)
-		revoked.Revoked = true
-		if aerr != nil {
-			return "", revoked, fmt.Errorf("token: refresh token reused and its family revoked, but ending what was issued from it failed: %w", aerr)
-		}
-		return "", revoked, ErrReused
-	case replayed:
-		m.emit(ctx, authkit.EventRefresh, info.Subject, authkit.ReasonGrace)
-	default:
-		m.emit(ctx, authkit.EventRefresh, info.Subject, "")
+	t, err := m.rotate(ctx, key, nil, presented, clientID, &step{next: newToken(m.cfg.RefreshPrefix, loc)})
+	if err != nil {
+		return "", FamilyInfo{}, m.refused(ctx, key, t, err)
 	}
-	return out, info, nil
+	if t.verdict == reuse {
+		info := t.fam.info(key)
+		info.Revoked = true
+		return "", info, m.reused(ctx, key, t)
+	}
+	m.rotatedEvent(ctx, t)
+	return t.next, t.fam.info(key), nil
 }
 
 // RefreshPair is Refresh followed by issuing an opaque access token from the
-// family (lifetime Config.AccessLifetime, never past the family's deadlines). A
-// retry inside the grace window gets the same refresh token and a new access
-// token.
+// family (lifetime Config.AccessLifetime, never past the family's
+// deadlines). A retry inside the grace window gets the same refresh token
+// and a new access token.
+//
+// It costs four store round trips: it links the new access token into the
+// family record (reading it and checking the presented token), creates the
+// access token's record, and then rotates the family from the record it
+// linked. A failure of either of the first two writes leaves the presented
+// token current, so the client's retry is no reuse; the rotation itself
+// behaves as Refresh's, described there.
 func (m *Manager) RefreshPair(ctx context.Context, presented Token, clientID string) (Pair, error) {
-	rt, fam, err := m.Refresh(ctx, presented, clientID)
+	key, loc, err := m.refreshKey(ctx, presented)
 	if err != nil {
 		return Pair{}, err
 	}
-	at, info, err := m.issueFromFamily(ctx, storeKey(familyNS+fam.ID))
+	at := newToken(m.cfg.AccessPrefix, "")
+	// The family record is the index of its access tokens: link first, so
+	// that a revocation of the family finds the token whether or not its
+	// record exists yet.
+	t, err := swapFrom(ctx, m, key, nil, m.refreshStep(key, presented, clientID, &step{link: at}))
 	if err != nil {
-		return Pair{}, err
+		return Pair{}, m.refused(ctx, key, t, err)
 	}
-	return Pair{Access: at, Refresh: rt, AccessInfo: info, Family: fam}, nil
+	if t.verdict == reuse {
+		return Pair{}, m.reused(ctx, key, t)
+	}
+	atKey := accessKey(at)
+	if err := m.create(ctx, atKey, encodeAccess(t.rec), t.rec.expires); err != nil {
+		// Even when a marker is there (the family was revoked meanwhile,
+		// or the token evicted by a concurrent refresh), this is no
+		// refusal of the refresh token: a retry learns which.
+		return Pair{}, fmt.Errorf("token: refresh: creating the access token: %w", err)
+	}
+	// End the access tokens the MaxFamilyAccess cap moved out (and any a
+	// failed call left); the rotation then drops them from the record.
+	ended, err := m.endRefs(ctx, append(t.fam.ending, t.extra...))
+	m.cleanup(ctx, err)
+	if t.verdict == replay {
+		if len(ended) > 0 {
+			m.cleanup(ctx, m.dropEnded(ctx, key, t.raw, ended))
+		}
+		m.rotatedEvent(ctx, t)
+		return Pair{Access: at, Refresh: t.next, AccessInfo: t.rec.info(atKey), Family: t.fam.info(key)}, nil
+	}
+	r, err := m.rotate(ctx, key, t.raw, presented, clientID, &step{next: newToken(m.cfg.RefreshPrefix, loc), ended: ended})
+	if err != nil {
+		return Pair{}, m.refused(ctx, key, r, err)
+	}
+	if r.verdict == reuse {
+		return Pair{}, m.reused(ctx, key, r)
+	}
+	m.rotatedEvent(ctx, r)
+	return Pair{Access: at, Refresh: r.next, AccessInfo: t.rec.info(atKey), Family: r.fam.info(key)}, nil
 }
 
-// issueFromFamily issues an access token tied to the family under key. The
-// token's record is written first and then linked into the family record,
-// so a revocation of the family either sees the link (and deletes the
-// token) or makes the link fail (and the token is deleted here).
-func (m *Manager) issueFromFamily(ctx context.Context, key storeKey) (Token, Info, error) {
-	raw, err := m.st.Get(ctx, string(key))
-	if errors.Is(err, store.ErrNotFound) {
-		return "", Info{}, ErrNotFound
+// refreshKey returns the family key and locator of a refresh token, or
+// ErrMalformed (reported as an event) without touching the store.
+func (m *Manager) refreshKey(ctx context.Context, presented Token) (storeKey, string, error) {
+	loc, ok := m.refreshLocator(presented)
+	if !ok {
+		m.emit(ctx, authkit.EventRejected, "", authkit.ReasonMalformed)
+		return "", "", ErrMalformed
 	}
-	if err != nil {
-		return "", Info{}, fmt.Errorf("token: issue: %w", err)
-	}
-	f, err := decodeFamily(raw)
-	if err != nil {
-		return "", Info{}, err
-	}
-	now := m.now()
-	at, atKey, rec := m.newFamilyAccess(key, f, now)
-	if err := m.st.Set(ctx, string(atKey), encodeAccess(rec), rec.expires); err != nil {
-		return "", Info{}, fmt.Errorf("token: issue: %w", err)
-	}
-	ref := accessRef{hash: sha256.Sum256([]byte(at)), expires: rec.expires}
-	var evicted []accessRef
-	err = cas.Update(ctx, m.st, string(key), cas.Policy{}, func(cur []byte) ([]byte, time.Time, error) {
-		evicted = nil
-		if cur == nil {
-			return nil, time.Time{}, ErrNotFound
-		}
-		f, err := decodeFamily(cur)
+	return familyKey(loc), loc, nil
+}
+
+// verdict is what presenting a refresh token to its family means.
+type verdict int
+
+const (
+	current verdict = iota + 1 // the family's current token: rotate
+	replay                     // the predecessor within Grace: the same successor again
+	reuse                      // a rotated-out token: revoke the family
+)
+
+// step says what a refresh swap is to do besides judging the token.
+type step struct {
+	next  Token       // rotate to this successor
+	ended []accessRef // drop these from the record's ending list: their markers are written
+	link  Token       // instead of rotating, link this new access token into the family
+}
+
+// turn is what a refresh swap found in the family record and did.
+type turn struct {
+	verdict verdict
+	next    Token         // the successor to hand out (current, replay)
+	fam     *familyRecord // the family as written (current, link), as found (replay), or as it was before reuse revoked it
+	raw     []byte        // the record as written, by a link or by reuse
+	rec     *accessRecord // the linked access token's record
+	tomb    *familyRecord // a revoked family whose revocation is unfinished: just revoked by reuse, or found so
+	extra   []accessRef   // access tokens to end that the record cannot hold
+	subject string        // the family's subject, for the event of a refusal
+}
+
+// refreshStep returns the swap function of a refresh: it judges the
+// presented token against the family record and, as the verdict and s say,
+// rotates the family, links an access token into it, or revokes it.
+func (m *Manager) refreshStep(key storeKey, presented Token, clientID string, s *step) func([]byte) ([]byte, time.Time, turn, error) {
+	h := sha256.Sum256([]byte(presented))
+	return func(cur []byte) ([]byte, time.Time, turn, error) {
+		f, err := loadFamily(cur)
 		if err != nil {
-			return nil, time.Time{}, err
-		}
-		if f.revoked {
-			return nil, time.Time{}, ErrRevoked
+			return nil, time.Time{}, turn{}, err
 		}
 		now := m.now()
-		if !now.Before(f.expires) || !now.Before(f.idleExpires) {
-			return nil, time.Time{}, ErrExpired
-		}
-		f.access = append(liveAccess(f.access, now), ref)
-		if n := len(f.access) - m.cfg.MaxFamilyAccess; n > 0 {
-			slices.SortStableFunc(f.access, func(a, b accessRef) int { return a.expires.Compare(b.expires) })
-			evicted = slices.Clone(f.access[:n])
-			f.access = f.access[n:]
-		}
-		return encodeFamily(f), f.storeExpiry(), nil
-	})
-	if err != nil {
-		m.cleanup(ctx, m.st.Delete(ctx, string(atKey)))
-		if errors.Is(err, authkit.ErrInvalidCredentials) || errors.Is(err, ErrCorrupt) {
-			return "", Info{}, err
-		}
-		return "", Info{}, fmt.Errorf("token: issue: %w", err)
-	}
-	for _, a := range evicted {
-		m.cleanup(ctx, m.st.Delete(ctx, string(accessKeyFromHash(a.hash))))
-	}
-	return at, rec.info(atKey), nil
-}
-
-// Family returns the family with the given ID. A revoked family is returned
-// with ErrRevoked, one past its idle or absolute lifetime with ErrExpired; an
-// unknown ID is ErrNotFound. A JWT verifier can call it to check that the
-// family a JWT was issued from is still alive.
-func (m *Manager) Family(ctx context.Context, id string) (FamilyInfo, error) {
-	if !validID(id) {
-		return FamilyInfo{}, ErrNotFound
-	}
-	key := storeKey(familyNS + id)
-	raw, err := m.st.Get(ctx, string(key))
-	if errors.Is(err, store.ErrNotFound) {
-		return FamilyInfo{}, ErrNotFound
-	}
-	if err != nil {
-		return FamilyInfo{}, fmt.Errorf("token: family: %w", err)
-	}
-	f, err := decodeFamily(raw)
-	if err != nil {
-		return FamilyInfo{}, err
-	}
-	info := f.info(key)
-	now := m.now()
-	switch {
-	case f.revoked:
-		return info, ErrRevoked
-	case !now.Before(f.expires) || !now.Before(f.idleExpires):
-		return info, ErrExpired
-	}
-	return info, nil
-}
-
-// Families returns subject's live refresh families (their signed-in
-// devices), oldest first. It reads one record per family, at most
-// Config.MaxFamilies.
-func (m *Manager) Families(ctx context.Context, subject string) ([]FamilyInfo, error) {
-	members, err := m.families.List(ctx, subject)
-	if err != nil {
-		return nil, fmt.Errorf("token: families: %w", err)
-	}
-	var out []FamilyInfo
-	for _, mb := range members {
-		key := storeKey(mb.ID)
-		info, err := m.Family(ctx, key.id())
+		v, successor, err := m.judge(key, f, presented, h, clientID, now)
 		if err != nil {
-			if errors.Is(err, authkit.ErrInvalidCredentials) {
-				continue
+			t := turn{subject: f.subject}
+			if f.unfinished() {
+				t.tomb, t.raw = f, cur
 			}
+			return nil, time.Time{}, t, err
+		}
+		switch {
+		case v == reuse:
+			tomb, extra := m.tombstone(f, now)
+			enc := encodeFamily(tomb)
+			return enc, f.storeExpiry(), turn{verdict: reuse, fam: f, raw: enc, tomb: tomb, extra: extra, subject: f.subject}, nil
+		case s.link != "":
+			n, rec, extra := m.linkAccess(key, f, s.link, now)
+			enc := encodeFamily(n)
+			return enc, n.storeExpiry(), turn{verdict: v, next: successor, fam: n, raw: enc, rec: rec, extra: extra}, nil
+		case v == replay:
+			return nil, time.Time{}, turn{verdict: replay, next: successor, fam: f}, cas.ErrNoChange
+		}
+		n, err := m.rotated(key, f, presented, s, now)
+		if err != nil {
+			return nil, time.Time{}, turn{}, err
+		}
+		return encodeFamily(n), n.storeExpiry(), turn{verdict: current, next: s.next, fam: n}, nil
+	}
+}
+
+// judge decides what presenting the token hashing to h (presented, by
+// clientID) to the family f under key means at now. For a replay it also
+// returns the successor, opened from the family record.
+func (m *Manager) judge(key storeKey, f *familyRecord, presented Token, h [sha256.Size]byte, clientID string, now time.Time) (verdict, Token, error) {
+	if f.revoked {
+		return 0, "", ErrRevoked
+	}
+	if !now.Before(f.expires) || !now.Before(f.idleExpires) {
+		return 0, "", ErrExpired
+	}
+	// The client check applies to a token that could be honoured; a
+	// rotated-out token is reuse whoever presents it.
+	clientOK := clientID == "" || clientID == f.clientID
+	switch {
+	case subtle.ConstantTimeCompare(h[:], f.cur[:]) == 1:
+		if !clientOK {
+			return 0, "", ErrClientMismatch
+		}
+		return current, "", nil
+	case f.gen > 0 && subtle.ConstantTimeCompare(h[:], f.prev[:]) == 1:
+		// The grace window is for the family's own client retrying; the
+		// predecessor from another client is reuse, like any other
+		// rotated-out token.
+		if clientOK && m.cfg.Grace > 0 && now.Before(f.rotated.Add(m.cfg.Grace)) && f.sealed != nil {
+			s, err := openSuccessor(presented, f.sealed, sealAAD(key, f.gen))
+			if sh := sha256.Sum256([]byte(s)); err == nil && subtle.ConstantTimeCompare(sh[:], f.cur[:]) == 1 {
+				return replay, s, nil
+			}
+		}
+		return reuse, "", nil
+	case inHistory(f.history, h):
+		return reuse, "", nil
+	}
+	// Not a token of this family: forged by someone who knows a locator,
+	// or older than the history remembers. Refused, but no grounds to
+	// revoke the family.
+	return 0, "", ErrNotFound
+}
+
+// rotated returns family f rotated at now from presented to s.next, with
+// the access tokens in s.ended dropped from its ending list.
+func (m *Manager) rotated(key storeKey, f *familyRecord, presented Token, s *step, now time.Time) (*familyRecord, error) {
+	n := *f
+	if f.gen > 0 {
+		n.history = appendHistory(f.history, f.prev)
+	}
+	n.prev, n.cur = f.cur, sha256.Sum256([]byte(s.next))
+	n.gen = f.gen + 1
+	n.rotated = now
+	n.idleExpires = minTime(now.Add(m.cfg.RefreshIdleTimeout), f.expires)
+	n.access = liveRefs(f.access, now)
+	n.ending = withoutRefs(liveRefs(f.ending, now), s.ended)
+	n.sealed = nil
+	if m.cfg.Grace > 0 {
+		var err error
+		if n.sealed, err = sealSuccessor(presented, s.next, sealAAD(key, n.gen)); err != nil {
 			return nil, err
 		}
-		if info.Subject == subject {
-			out = append(out, info)
-		}
 	}
-	slices.SortStableFunc(out, func(a, b FamilyInfo) int { return a.Created.Compare(b.Created) })
-	return out, nil
+	return &n, nil
 }
 
-// RevokeFamily revokes the family with the given ID if it belongs to
-// subject, deleting the access tokens issued from it; otherwise, or if there
-// is no such family, it returns ErrNotFound. Revoking a revoked family is
-// not an error. Use it for logout when the access credential carries the
-// family ID, and for "sign out this device" pages.
-func (m *Manager) RevokeFamily(ctx context.Context, subject, id string) error {
-	if !validID(id) {
-		return ErrNotFound
+// linkAccess returns family f with a new access token at linked into it,
+// and the token's record. Expired tokens leave the lists; the oldest live
+// ones beyond Config.MaxFamilyAccess move to the ending list, for the
+// caller to end. It also returns the tokens to end that the record
+// cannot hold (see capEnding).
+func (m *Manager) linkAccess(key storeKey, f *familyRecord, at Token, now time.Time) (*familyRecord, *accessRecord, []accessRef) {
+	rec := m.familyAccess(key, f, now)
+	n := *f
+	n.access = append(liveRefs(f.access, now), accessRef{hash: sha256.Sum256([]byte(at)), expires: rec.expires})
+	n.ending = liveRefs(f.ending, now)
+	if k := len(n.access) - m.cfg.MaxFamilyAccess; k > 0 {
+		slices.SortStableFunc(n.access, func(a, b accessRef) int { return a.expires.Compare(b.expires) })
+		n.ending = append(n.ending, n.access[:k]...)
+		n.access = slices.Clone(n.access[k:])
 	}
-	key := storeKey(familyNS + id)
-	errNotMine := errors.New("not the subject's")
-	found := false
-	old, err := m.revokeFamily(ctx, key, func(f *familyRecord) error {
-		found = true
-		if f.subject != subject {
-			return errNotMine
-		}
-		return nil
-	}, true)
-	if old != nil { // not when it was revoked already
-		m.emit(ctx, authkit.EventRevoke, subject, authkit.ReasonFamily)
+	var extra []accessRef
+	n.ending, extra = capEnding(n.ending)
+	return &n, rec, extra
+}
+
+// rotate runs a rotation swap (see refreshStep), starting from known (the
+// record as this call last wrote it) when not nil. When the swap's outcome
+// is unknown, it reads the family back: a family holding this call's
+// successor was rotated by it.
+func (m *Manager) rotate(ctx context.Context, key storeKey, known []byte, presented Token, clientID string, s *step) (turn, error) {
+	t, err := swapFrom(ctx, m, key, known, m.refreshStep(key, presented, clientID, s))
+	if err == nil || errors.Is(err, authkit.ErrInvalidCredentials) || errors.Is(err, ErrCorrupt) {
+		return t, err
+	}
+	raw, gerr := m.st.Get(ctx, string(key))
+	if gerr != nil || isMarker(raw) {
+		return t, err
+	}
+	f, derr := decodeFamily(raw)
+	if h := sha256.Sum256([]byte(s.next)); derr == nil && !f.revoked && f.cur == h {
+		return turn{verdict: current, next: s.next, fam: f}, nil
+	}
+	return t, err
+}
+
+// refused returns the error of a refresh swap that failed, reporting a
+// refused token as an event. A revoked family found with its revocation
+// unfinished is finished on the way: a client retrying after a failed
+// revocation completes it.
+func (m *Manager) refused(ctx context.Context, key storeKey, t turn, err error) error {
+	if t.tomb != nil && errors.Is(err, ErrRevoked) {
+		ferr := m.finishFamily(ctx, key, t.tomb, t.raw, nil)
+		m.cleanup(ctx, ferr)
+		m.familyDone(ctx, t.tomb.subject, key, ferr)
 	}
 	switch {
-	case err == errNotMine, err == nil && !found:
-		return ErrNotFound
-	case err != nil:
+	case errors.Is(err, authkit.ErrInvalidCredentials):
+		m.emit(ctx, authkit.EventRejected, t.subject, reason(err))
+		return err
+	case errors.Is(err, ErrCorrupt):
 		return err
 	}
-	return nil
+	return fmt.Errorf("token: refresh: %w", err)
 }
 
-// errSkip is returned by a revocation check to leave a family alone silently.
-var errSkip = errors.New("token: revocation skipped")
+// reused finishes the revocation of a family whose rotated-out token was
+// presented (t, from the swap that revoked it), reports the reuse and
+// returns ErrReused — or, when the revocation could not be finished, an
+// error saying so.
+func (m *Manager) reused(ctx context.Context, key storeKey, t turn) error {
+	var err error
+	if t.tomb.unfinished() || len(t.extra) > 0 {
+		err = m.finishFamily(ctx, key, t.tomb, t.raw, t.extra)
+	}
+	m.familyDone(ctx, t.fam.subject, key, err)
+	m.emit(ctx, authkit.EventRefreshReuse, t.fam.subject, authkit.ReasonReuse)
+	if err != nil {
+		return fmt.Errorf("token: refresh token reused and its family revoked, but ending what was issued from it is unfinished (a retry finishes it): %w", err)
+	}
+	return ErrReused
+}
 
-// revokeByRefresh revokes the family of a refresh token, if the token belongs
-// to it (current, previous or remembered) and check approves; a check
-// returning errSkip leaves it alone without error.
-func (m *Manager) revokeByRefresh(ctx context.Context, t Token, check func(*familyRecord) error, why string) error {
-	loc, ok := m.refreshLocator(t)
-	if !ok {
-		return ErrMalformed
+func (m *Manager) rotatedEvent(ctx context.Context, t turn) {
+	if t.verdict == replay {
+		m.emit(ctx, authkit.EventRefresh, t.fam.subject, authkit.ReasonGrace)
+		return
 	}
-	h := sha256.Sum256([]byte(t))
-	f, err := m.revokeFamily(ctx, familyKey(loc), func(f *familyRecord) error {
-		if !f.member(h) {
-			return errSkip
+	m.emit(ctx, authkit.EventRefresh, t.fam.subject, "")
+}
+
+// dropEnded removes the access tokens in ended, whose markers are written,
+// from the ending list of the live family under key (known: its record as
+// last written).
+func (m *Manager) dropEnded(ctx context.Context, key storeKey, known []byte, ended []accessRef) error {
+	_, err := swapFrom(ctx, m, key, known, func(cur []byte) ([]byte, time.Time, struct{}, error) {
+		f, err := loadFamily(cur)
+		if err != nil || f.revoked {
+			return nil, time.Time{}, struct{}{}, cas.ErrNoChange
 		}
-		if check != nil {
-			return check(f)
+		n := *f
+		n.ending = withoutRefs(f.ending, ended)
+		if len(n.ending) == len(f.ending) {
+			return nil, time.Time{}, struct{}{}, cas.ErrNoChange
 		}
-		return nil
-	}, true)
-	if err == errSkip {
-		return nil
-	}
-	if f != nil {
-		m.emit(ctx, authkit.EventRevoke, f.subject, why)
-	}
+		return encodeFamily(&n), n.storeExpiry(), struct{}{}, nil
+	})
 	return err
 }
 
-// revokeFamily marks the family under key revoked if check (when non-nil)
-// approves, deletes the access tokens issued from it and, when dropIndex is
-// set, drops it from its subject's index. It returns the family as it was
-// when this call revoked it, or nil if it was absent or already revoked.
-// check (run whenever the family exists, revoked or not) returns its error
-// as is.
-func (m *Manager) revokeFamily(ctx context.Context, key storeKey, check func(*familyRecord) error, dropIndex bool) (*familyRecord, error) {
-	var old *familyRecord
-	var checkErr error
-	err := cas.Update(ctx, m.st, string(key), cas.Policy{}, func(cur []byte) ([]byte, time.Time, error) {
-		old, checkErr = nil, nil
-		if cur == nil {
-			return nil, time.Time{}, cas.ErrNoChange
-		}
-		f, err := decodeFamily(cur)
-		if err != nil {
-			return nil, time.Time{}, err
-		}
-		// The check runs on revoked families too, so that a caller learns
-		// "not yours" whatever the family's state.
-		if check != nil {
-			if checkErr = check(f); checkErr != nil {
-				return nil, time.Time{}, checkErr
+// swapFrom is cas.Do on the record under key whose first attempt, when
+// known is not nil, takes known as the current value instead of reading
+// it: known is what this call last wrote there, most likely still current,
+// and a mismatch costs only the read it saved. Only a swap is trusted to
+// the guess: when fn makes no write of known (an error, or no change), the
+// record is read as cas.Do does.
+func swapFrom[R any](ctx context.Context, m *Manager, key storeKey, known []byte, fn func([]byte) ([]byte, time.Time, R, error)) (R, error) {
+	if known != nil {
+		if next, exp, r, err := fn(known); err == nil && len(next) > 0 {
+			ok, err := m.st.CompareAndSwap(ctx, string(key), known, next, exp)
+			if err != nil {
+				var zero R
+				return zero, err
+			}
+			if ok {
+				return r, nil
 			}
 		}
-		if f.revoked {
-			return nil, time.Time{}, cas.ErrNoChange
-		}
-		old = f
-		return encodeFamily(tombstone(f)), f.storeExpiry(), nil
-	})
-	switch {
-	case err == nil:
-	case checkErr != nil && err == checkErr, errors.Is(err, ErrCorrupt):
-		return nil, err
-	default:
-		return nil, fmt.Errorf("token: revoke: %w", err)
 	}
-	if old != nil {
-		if err := m.afterRevoke(ctx, key, old, dropIndex); err != nil {
-			return old, err
-		}
-	}
-	return old, nil
-}
-
-// afterRevoke deletes the access tokens of a just-revoked family, drops it
-// from its subject's index when dropIndex is set, and tells the listeners,
-// returning their error.
-func (m *Manager) afterRevoke(ctx context.Context, key storeKey, old *familyRecord, dropIndex bool) error {
-	for _, a := range old.access {
-		m.cleanup(ctx, m.st.Delete(ctx, string(accessKeyFromHash(a.hash))))
-	}
-	if dropIndex {
-		m.cleanup(ctx, m.families.Remove(ctx, old.subject, string(key)))
-	}
-	info := old.info(key)
-	info.Revoked = true
-	return m.notifyRevoked(ctx, info)
-}
-
-// tombstone returns f revoked: identity and deadlines kept, hashes, sealed
-// successor and access tokens dropped.
-func tombstone(f *familyRecord) *familyRecord {
-	t := *f
-	t.revoked = true
-	t.cur, t.prev = [sha256.Size]byte{}, [sha256.Size]byte{}
-	t.history, t.sealed, t.access = nil, nil, nil
-	return &t
-}
-
-// member reports whether a token hashing to h is, or was, in the family.
-func (f *familyRecord) member(h [sha256.Size]byte) bool {
-	return subtle.ConstantTimeCompare(h[:], f.cur[:]) == 1 ||
-		(f.gen > 0 && subtle.ConstantTimeCompare(h[:], f.prev[:]) == 1) ||
-		inHistory(f.history, h)
+	return cas.Do(ctx, m.st, string(key), cas.Policy{}, fn)
 }
 
 func inHistory(hist [][historyLen]byte, h [sha256.Size]byte) bool {
@@ -608,23 +413,4 @@ func appendHistory(hist [][historyLen]byte, h [sha256.Size]byte) [][historyLen]b
 	}
 	out = append(out, hist...)
 	return append(out, e)
-}
-
-// liveAccess returns the access references not yet expired at now, in a new
-// slice.
-func liveAccess(refs []accessRef, now time.Time) []accessRef {
-	out := make([]accessRef, 0, len(refs)+1)
-	for _, a := range refs {
-		if now.Before(a.expires) {
-			out = append(out, a)
-		}
-	}
-	return out
-}
-
-func minTime(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
 }

@@ -43,7 +43,7 @@ type RevocationConfig struct {
 // (RFC 7009). It accepts only POST with an application/x-www-form-urlencoded
 // body holding token (and optionally token_type_hint). It authenticates the
 // client with cfg.AuthenticateClient, then revokes the token if it was issued
-// to that client: an access token is deleted; a refresh token revokes its
+// to that client: an access token is revoked; a refresh token revokes its
 // family and the access tokens issued from it. As the RFC requires, an
 // unknown, invalid or expired token, or one issued to another client, is
 // answered 200 like a revoked one. token_type_hint is accepted and ignored:
