@@ -4,6 +4,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"log/slog"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -160,12 +162,43 @@ type Grant struct {
 }
 
 // Issued is a signed token and what a caller may need to know about it.
+//
+// Printed or logged — String, GoString, Format, LogValue, on values and
+// pointers alike — it shows everything but the token, which is a bearer
+// credential.
 type Issued struct {
 	Token     string    // the compact JWS to hand to the client
 	ID        string    // its jti
 	KeyID     string    // the kid of the key that signed it
 	IssuedAt  time.Time // its iat, to the millisecond
 	ExpiresAt time.Time // its exp, a whole second
+}
+
+// redacted stands for a credential in formatted and logged output.
+const redacted = "REDACTED"
+
+// String describes is without its token.
+func (is Issued) String() string {
+	return "jwt.Issued{Token: " + redacted + ", ID: " + strconv.Quote(is.ID) + ", KeyID: " + strconv.Quote(is.KeyID) +
+		", IssuedAt: " + is.IssuedAt.UTC().Format(time.RFC3339Nano) + ", ExpiresAt: " + is.ExpiresAt.UTC().Format(time.RFC3339) + "}"
+}
+
+// GoString implements fmt.GoStringer, for %#v; see [Issued.String].
+func (is Issued) GoString() string { return is.String() }
+
+// Format implements fmt.Formatter: every verb prints [Issued.String].
+func (is Issued) Format(f fmt.State, verb rune) { formatRedacted(f, verb, is.String()) }
+
+// LogValue implements slog.LogValuer: the token's ID, key ID and times,
+// and REDACTED for the token.
+func (is Issued) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("token", redacted),
+		slog.String("id", is.ID),
+		slog.String("kid", is.KeyID),
+		slog.Time("issued_at", is.IssuedAt),
+		slog.Time("expires_at", is.ExpiresAt),
+	)
 }
 
 // registered lists the claim names an Issuer writes or a Verifier reads;

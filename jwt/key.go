@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"io"
 	"log/slog"
 	"math/big"
 	"os"
@@ -57,29 +58,38 @@ type Key struct {
 	pubJWK jwk.Key          // the public JWK (kid, alg, use=sig); nil for HMAC
 }
 
-// String describes k by algorithm and key ID only. It, GoString and
-// LogValue keep key material out of logs and formatted output, where
+// String describes k by algorithm and key ID only. It, GoString, Format
+// and LogValue keep key material out of logs and formatted output, where
 // printing the struct's fields would show an HMAC secret or a private key.
-func (k *Key) String() string {
-	if k == nil {
-		return "jwt.Key(nil)"
-	}
+// They have value receivers, so that a Key value is as safe to print as a
+// *Key.
+func (k Key) String() string {
 	kind := "verify-only"
-	if k.CanSign() {
+	if k.secret != nil || k.signer != nil {
 		kind = "signing"
 	}
 	return "jwt.Key{alg: " + string(k.alg) + ", kid: " + strconv.Quote(k.kid) + ", " + kind + "}"
 }
 
 // GoString implements fmt.GoStringer, for %#v; see [Key.String].
-func (k *Key) GoString() string { return k.String() }
+func (k Key) GoString() string { return k.String() }
+
+// Format implements fmt.Formatter: every verb prints [Key.String], so that
+// no verb (%x, %d, %+v) reaches the fields.
+func (k Key) Format(f fmt.State, verb rune) { formatRedacted(f, verb, k.String()) }
 
 // LogValue implements slog.LogValuer; see [Key.String].
-func (k *Key) LogValue() slog.Value {
-	if k == nil {
-		return slog.StringValue("nil")
+func (k Key) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("alg", string(k.alg)), slog.String("kid", k.kid), slog.Bool("can_sign", k.secret != nil || k.signer != nil))
+}
+
+// formatRedacted writes s, the redacted description of a value, for any
+// verb: quoted for %q, as is for every other.
+func formatRedacted(f fmt.State, verb rune, s string) {
+	if verb == 'q' {
+		s = strconv.Quote(s)
 	}
-	return slog.GroupValue(slog.String("alg", string(k.alg)), slog.String("kid", k.kid), slog.Bool("can_sign", k.CanSign()))
+	_, _ = io.WriteString(f, s)
 }
 
 // macState is a keyed HMAC and a buffer for its sum, pooled per key so that

@@ -283,3 +283,64 @@ func TestKeyFormattingHidesMaterial(t *testing.T) {
 		}
 	}
 }
+
+// formatted returns v printed every way a program might: fmt verbs, nested
+// in a struct and a slice, and slog's text and JSON handlers.
+func formatted(v any) []string {
+	var text, js bytes.Buffer
+	slog.New(slog.NewTextHandler(&text, nil)).Info("m", "v", v)
+	slog.New(slog.NewJSONHandler(&js, nil)).Info("m", "v", v)
+	outs := []string{text.String(), js.String()}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%T %v"} {
+		outs = append(outs, fmt.Sprintf(verb, v))
+		outs = append(outs, fmt.Sprintf(verb, struct{ V any }{v}))
+		outs = append(outs, fmt.Sprintf(verb, []any{v}))
+	}
+	return append(outs, fmt.Sprint(v), fmt.Sprintln(v))
+}
+
+func TestFormattingHidesSecrets(t *testing.T) {
+	secret := bytes.Repeat([]byte{0xAB}, 32)
+	hs, err := NewKey(HS256, secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ed := testKey(t, EdDSA)
+	seed := ed.signer.(ed25519.PrivateKey).Seed()
+	// How fmt shows bytes: decimal in a slice, hex with %x and %X.
+	byteForms := func(b []byte) []string {
+		dec := fmt.Sprint(b[:4])
+		return []string{dec[1 : len(dec)-1], fmt.Sprintf("%x", b[:8]), fmt.Sprintf("%X", b[:8])}
+	}
+	is, err := NewIssuer(mustKeySet(t, hs), IssuerConfig{}).Issue(Grant{Subject: "u"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]struct {
+		v       any
+		secrets []string
+		shows   string
+	}{
+		"HMAC key value":   {*hs, byteForms(secret), hs.ID()},
+		"HMAC key pointer": {hs, byteForms(secret), hs.ID()},
+		"EdDSA key value":  {*ed, byteForms(seed), ed.ID()},
+		"Issued value":     {is, strings.Split(is.Token, "."), is.ID},
+		"Issued pointer":   {&is, strings.Split(is.Token, "."), is.ID},
+	} {
+		t.Run(name, func(t *testing.T) {
+			for _, out := range formatted(c.v) {
+				for _, s := range append(c.secrets, "signer", "secret") {
+					if strings.Contains(out, s) {
+						t.Fatalf("output shows %q: %s", s, out)
+					}
+				}
+			}
+			if out := fmt.Sprint(c.v); !strings.Contains(out, c.shows) {
+				t.Fatalf("%s does not say which one it is", out)
+			}
+		})
+	}
+	if got := fmt.Sprint((*Key)(nil), (*Issued)(nil)); got != "<nil> <nil>" {
+		t.Fatalf("nil pointers print %q", got)
+	}
+}
