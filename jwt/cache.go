@@ -51,7 +51,8 @@ func (c *tokenCache) remove(tok string, e *entry) {
 	}
 }
 
-// clear drops every entry, after a key was retired or a remote set changed.
+// clear drops every entry, after a key was retired or a remote set lost or
+// changed one.
 func (c *tokenCache) clear() {
 	c.evict.Lock()
 	defer c.evict.Unlock()

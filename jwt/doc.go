@@ -117,8 +117,9 @@
 // Clients send the same access token with every request. After one full
 // verification, a Verifier caches the outcome under the exact token text
 // (bounded, Config.CacheSize); later verifications recheck exp, nbf and
-// revocation and skip the rest. Retiring a key, or a change in a remote key
-// set, empties the cache.
+// revocation and skip the rest. Retiring a key, or a remote key set losing
+// or changing a key, empties the cache; a refetch that brings the same keys
+// (or more) keeps it.
 //
 // # Access and refresh tokens
 //

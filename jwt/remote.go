@@ -96,8 +96,9 @@ type RemoteConfig struct {
 // network error, non-200 status, a body over MaxBodySize, invalid JSON —
 // keeps the last good set. Keys are used only with an allowed algorithm;
 // symmetric keys, keys with use other than "sig", RSA keys under 2048 bits
-// and keys jwx cannot parse are ignored. Whenever the fetched set changes,
-// the verified-token cache of every Verifier using it is emptied.
+// and keys jwx cannot parse are ignored. Whenever a fetch removes or
+// changes a key, the verified-token cache of every Verifier using the set
+// is emptied; a fetch that returns the same keys, or adds some, keeps it.
 type RemoteKeySet struct {
 	url      string
 	cfg      RemoteConfig
@@ -306,9 +307,37 @@ func (r *RemoteKeySet) current() (*keyIndex, error) {
 	if v := r.view.Load(); v != nil && v.src == set {
 		return v.idx, nil
 	}
-	v := &remoteView{src: set, idx: buildIndex(r.usable(set), newGeneration())}
+	keys := r.usable(set)
+	gen := uint64(0)
+	if old := r.view.Load(); old != nil && keepsEvery(keys, old.idx) {
+		// jwx hands over a new set object on every fetch, changed or not;
+		// the verified-token caches stay valid unless a key went away or
+		// changed (an unknown-kid flood refetches an unchanged set).
+		gen = old.idx.gen
+	} else {
+		gen = newGeneration()
+	}
+	v := &remoteView{src: set, idx: buildIndex(keys, gen)}
 	r.view.Store(v)
 	return v.idx, nil
+}
+
+// keepsEvery reports whether keys holds every key of old, each with the
+// same kid, algorithm and material.
+func keepsEvery(keys []*Key, old *keyIndex) bool {
+	for _, o := range old.list {
+		found := false
+		for _, k := range keys {
+			if k.kid == o.kid && sameKey(k, o) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
 }
 
 // miss refetches the set for an unknown kid, at most once per

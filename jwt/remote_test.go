@@ -444,3 +444,81 @@ func TestRemoteConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// A refetch that brings back the same keys — as every refetch an unknown
+// kid triggers usually does — keeps the verified-token cache; one that adds
+// a key keeps it too; one that changes the material under a kid empties it.
+func TestRemoteUnchangedRefetchKeepsCache(t *testing.T) {
+	a, b := testKey(t, ES256), testKey(t, EdDSA)
+	f := newRemoteFixture(t, jwksOf(t, a.Public()), RemoteConfig{})
+	ctx := context.Background()
+	if err := f.remote.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tokA := f.token(t, a)
+	first, err := f.ver.Verify(ctx, tokA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// cached reports whether tokA is still served from the entry of its
+	// first verification (Verify hands out the entry's Claims).
+	cached := func() bool {
+		c, err := f.ver.Verify(ctx, tokA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c == first
+	}
+	unknownKID := func() {
+		f.clk.Advance(DefaultRefetchInterval)
+		before := f.srv.hits.Load()
+		var wg sync.WaitGroup
+		for range 50 {
+			wg.Go(func() {
+				kid := make([]byte, 12)
+				_, _ = rand.Read(kid)
+				tok := forge(hdr("ES256", fmt.Sprintf("%x", kid)), claimsJSON(nil), withKey(t, a))
+				if _, err := f.ver.Verify(ctx, tok); !errors.Is(err, ErrUnknownKey) {
+					t.Errorf("random kid: %v", err)
+				}
+			})
+		}
+		wg.Wait()
+		if n := f.srv.hits.Load() - before; n != 1 {
+			t.Fatalf("%d refetches for an unknown-kid flood, want 1", n)
+		}
+	}
+	for round := range 3 {
+		unknownKID()
+		if !cached() {
+			t.Fatalf("round %d: an unchanged key set emptied the cache", round)
+		}
+	}
+	// Another key appears: nothing cached can be wrong.
+	f.srv.set(jwksOf(t, a.Public(), b.Public()), 200)
+	unknownKID()
+	if !cached() {
+		t.Fatal("an added key emptied the cache")
+	}
+	// The issuer publishes other material under a's kid: a's tokens must be
+	// verified afresh (and fail).
+	swapped, err := NewKeyWithID(a.ID(), ES256, mustKeyOf(t, ES256).Public().public)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.srv.set(jwksOf(t, swapped, b.Public()), 200)
+	unknownKID()
+	if _, err := f.ver.Verify(ctx, tokA); !errors.Is(err, ErrSignature) {
+		t.Fatalf("a cached token whose key changed: %v, want ErrSignature", err)
+	}
+}
+
+// mustKeyOf generates a fresh key, unlike testKey's shared ones.
+func mustKeyOf(t *testing.T, alg Algorithm) *Key {
+	t.Helper()
+	k, err := GenerateKey(alg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}

@@ -280,7 +280,8 @@ type customValue struct{ v any }
 //
 // A token verified once is cached (keyed by its exact text). Later calls
 // with the same token recheck exp, nbf and revocation and skip the rest;
-// retiring a key, or a change of a remote key set, empties the cache.
+// retiring a key, or a remote key set losing or changing a key, empties
+// the cache.
 func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 	e, err := v.check(ctx, token, false)
 	if err != nil {
