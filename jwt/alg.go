@@ -21,14 +21,21 @@ const (
 	PS256 Algorithm = "PS256" // RSASSA-PSS with SHA-256, salt as long as the hash; modulus of at least 2048 bits
 	ES256 Algorithm = "ES256" // ECDSA on P-256 with SHA-256
 	ES384 Algorithm = "ES384" // ECDSA on P-384 with SHA-384
-	EdDSA Algorithm = "EdDSA" // Ed25519 (RFC 8037)
+	EdDSA Algorithm = "EdDSA" // Ed25519 (RFC 8037), under its original, polymorphic name
+
+	// Ed25519 is EdDSA on Ed25519 under its fully specified name (RFC
+	// 9864). authkit's EdDSA keys are all Ed25519, so the two names are one
+	// algorithm: a key of either verifies a token whose header names either
+	// (and signs with its own), and a RemoteConfig allowlist naming one
+	// allows the other.
+	Ed25519 Algorithm = "Ed25519"
 )
 
 // allAlgorithms lists every supported algorithm.
-var allAlgorithms = []Algorithm{HS256, HS384, HS512, RS256, PS256, ES256, ES384, EdDSA}
+var allAlgorithms = []Algorithm{HS256, HS384, HS512, RS256, PS256, ES256, ES384, EdDSA, Ed25519}
 
 // asymmetricAlgorithms is the default allowlist of a RemoteKeySet.
-var asymmetricAlgorithms = []Algorithm{RS256, PS256, ES256, ES384, EdDSA}
+var asymmetricAlgorithms = []Algorithm{RS256, PS256, ES256, ES384, EdDSA, Ed25519}
 
 type algKind uint8
 
@@ -63,10 +70,19 @@ func (a Algorithm) info() (algInfo, bool) {
 		return algInfo{kindECDSA, crypto.SHA256, sha256.New, 32}, true
 	case ES384:
 		return algInfo{kindECDSA, crypto.SHA384, sha512.New384, 48}, true
-	case EdDSA:
+	case EdDSA, Ed25519:
 		return algInfo{kindEdDSA, 0, nil, 0}, true
 	}
 	return algInfo{}, false
+}
+
+// verifies reports whether a key of algorithm a verifies a token whose
+// header alg is alg: the same name, or EdDSA and Ed25519 for each other.
+func (a Algorithm) verifies(alg string) bool {
+	if string(a) == alg {
+		return true
+	}
+	return (a == EdDSA || a == Ed25519) && (alg == string(EdDSA) || alg == string(Ed25519))
 }
 
 // Symmetric reports whether a is an HMAC algorithm, whose key is a shared

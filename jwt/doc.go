@@ -7,7 +7,8 @@
 // # Issuing and verifying
 //
 // A [Key] has exactly one [Algorithm] — HS256, HS384, HS512, RS256, PS256,
-// ES256, ES384 or EdDSA — and a kid, by default its RFC 7638 thumbprint. A
+// ES256, ES384 or EdDSA (also named Ed25519, RFC 9864: the two names verify
+// each other's tokens) — and a kid, by default its RFC 7638 thumbprint. A
 // [KeySet] holds one signing key and any number of verify-only keys. An
 // [Issuer] signs a [Grant] with the signing key: header alg, kid and typ
 // ("at+jwt", RFC 9068, by default); claims iss, aud, sub, exp, iat (to the

@@ -106,10 +106,11 @@ type macState struct {
 // 48 or 64 bytes: the hash output size, RFC 7518 §3.2; random bytes, never a
 // password); for RS256 and PS256 an *rsa.PrivateKey or *rsa.PublicKey of
 // 2048 to 8192 bits; for ES256 and ES384 an *ecdsa.PrivateKey or
-// *ecdsa.PublicKey on P-256 or P-384; for EdDSA an ed25519.PrivateKey or
-// ed25519.PublicKey. Any other crypto.Signer whose public key fits alg (a
-// key held in a KMS or an HSM) also works, as does a jwk.Key. The secret is
-// copied. An unusable key is an error wrapping [ErrInvalidKey].
+// *ecdsa.PublicKey on P-256 or P-384; for EdDSA and Ed25519 an
+// ed25519.PrivateKey or ed25519.PublicKey. Any other crypto.Signer whose
+// public key fits alg (a key held in a KMS or an HSM) also works, as does a
+// jwk.Key. The secret is copied. An unusable key is an error wrapping
+// [ErrInvalidKey].
 func NewKey(alg Algorithm, material any) (*Key, error) {
 	return newKey("", alg, material)
 }

@@ -31,8 +31,12 @@ type KeySource interface {
 // keyIndex is an immutable view of a key source.
 type keyIndex struct {
 	byKID map[string]*Key
-	only  *Key   // the single key, when there is exactly one
-	list  []*Key // in insertion order
+	// alts holds the further keys under a kid: the same material with
+	// other algorithms (a remote RSA key published without alg, see
+	// RemoteConfig.RSAWithoutAlg). Nil when there are none.
+	alts map[string][]*Key
+	only *Key   // the first key, when all keys share one kid
+	list []*Key // in insertion order
 	// gen changes whenever a key is removed or the source's set is
 	// replaced; the verified-token cache drops entries of older generations.
 	gen uint64
@@ -58,12 +62,33 @@ func (x *keyIndex) lookup(kid string, hasKID bool) (*Key, *rejection) {
 	return nil, errUnknownKID
 }
 
+// forAlg returns the key under k's kid that verifies tokens whose header
+// alg is alg — k itself, or one of its alternates — or nil.
+func (x *keyIndex) forAlg(k *Key, alg string) *Key {
+	if k.alg.verifies(alg) {
+		return k
+	}
+	for _, a := range x.alts[k.kid] {
+		if a.alg.verifies(alg) {
+			return a
+		}
+	}
+	return nil
+}
+
 func buildIndex(keys []*Key, gen uint64) *keyIndex {
 	x := &keyIndex{byKID: make(map[string]*Key, len(keys)), list: keys, gen: gen}
 	for _, k := range keys {
+		if _, dup := x.byKID[k.kid]; dup {
+			if x.alts == nil {
+				x.alts = map[string][]*Key{}
+			}
+			x.alts[k.kid] = append(x.alts[k.kid], k)
+			continue
+		}
 		x.byKID[k.kid] = k
 	}
-	if len(keys) == 1 {
+	if len(x.byKID) == 1 {
 		x.only = keys[0]
 	}
 	return x

@@ -40,12 +40,19 @@ var ErrBodyTooLarge = errors.New("jwt: JWKS response too large")
 // config must not be changed after it is passed to [NewRemoteKeySet].
 type RemoteConfig struct {
 	// Algorithms is the allowlist: keys of other algorithms are ignored. A
-	// key without alg gets the one its type implies — RS256 for RSA (PS256
-	// if RS256 is not allowed), ES256 or ES384 by curve, EdDSA for Ed25519 —
-	// and is used only if that is allowed. Nil means every asymmetric
-	// algorithm (RS256, PS256, ES256, ES384, EdDSA). HMAC algorithms are
-	// never allowed: a published key is not a secret.
+	// key without alg gets the one its type implies — for RSA those of
+	// RSAWithoutAlg, ES256 or ES384 by curve, EdDSA for Ed25519 — and is
+	// used only if that is allowed. Nil means every asymmetric algorithm
+	// (RS256, PS256, ES256, ES384, EdDSA and its other name Ed25519). HMAC
+	// algorithms are never allowed: a published key is not a secret.
 	Algorithms []Algorithm
+
+	// RSAWithoutAlg lists the algorithms an RSA key published without alg
+	// verifies, each RS256 or PS256 and allowed by Algorithms: for example
+	// {PS256} for an issuer that signs PS256 with such keys, or both if it
+	// signs with either. Nil means RS256, or PS256 when only PS256 is
+	// allowed. A key published with alg verifies that algorithm only.
+	RSAWithoutAlg []Algorithm
 
 	// MaxBodySize caps the JWKS response, in bytes; a larger response is a
 	// failed fetch (the last good set is kept). Zero means
@@ -201,6 +208,22 @@ func (cfg RemoteConfig) withDefaults() (RemoteConfig, map[Algorithm]bool, error)
 			return cfg, nil, fmt.Errorf("jwt: RemoteConfig.Algorithms: %q is not an asymmetric algorithm", a)
 		}
 		allowed[a] = true
+		if a == EdDSA || a == Ed25519 { // one algorithm, two names
+			allowed[EdDSA], allowed[Ed25519] = true, true
+		}
+	}
+	if cfg.RSAWithoutAlg == nil {
+		switch {
+		case allowed[RS256]:
+			cfg.RSAWithoutAlg = []Algorithm{RS256}
+		case allowed[PS256]:
+			cfg.RSAWithoutAlg = []Algorithm{PS256}
+		}
+	}
+	for _, a := range cfg.RSAWithoutAlg {
+		if a != RS256 && a != PS256 || !allowed[a] {
+			return cfg, nil, fmt.Errorf("jwt: RemoteConfig.RSAWithoutAlg: %q is not RS256 or PS256 allowed by Algorithms", a)
+		}
 	}
 	if cfg.MaxBodySize == 0 {
 		cfg.MaxBodySize = DefaultMaxJWKSSize
@@ -382,7 +405,9 @@ func (r *RemoteKeySet) fetch(done chan struct{}) {
 	close(done)
 }
 
-// usable converts the keys of set that pass the rules into Keys.
+// usable converts the keys of set that pass the rules into Keys. The first
+// JWK with a given kid wins; an RSA JWK without alg may give several Keys
+// (RSAWithoutAlg), all with its kid.
 func (r *RemoteKeySet) usable(set jwk.Set) []*Key {
 	var keys []*Key
 	seen := map[string]bool{}
@@ -391,22 +416,24 @@ func (r *RemoteKeySet) usable(set jwk.Set) []*Key {
 		if !ok {
 			continue
 		}
-		k, why := r.convert(jk)
-		if k == nil {
+		ks, why := r.convert(jk)
+		if len(ks) == 0 {
 			kid, _ := jk.KeyID()
 			r.log.LogAttrs(r.ctx, slog.LevelDebug, "jwt: ignoring JWKS key", slog.String("url", r.url), slog.String("kid", kid), slog.String("reason", why))
 			continue
 		}
-		if seen[k.kid] {
-			continue // first key with a kid wins
+		if seen[ks[0].kid] {
+			continue
 		}
-		seen[k.kid] = true
-		keys = append(keys, k)
+		seen[ks[0].kid] = true
+		keys = append(keys, ks...)
 	}
 	return keys
 }
 
-func (r *RemoteKeySet) convert(jk jwk.Key) (*Key, string) {
+// convert returns the Keys a JWK stands for — one per algorithm it may
+// verify — or none and the reason.
+func (r *RemoteKeySet) convert(jk jwk.Key) ([]*Key, string) {
 	if _, ok := jk.(jwk.UnsupportedKey); ok {
 		return nil, "unsupported key"
 	}
@@ -424,40 +451,43 @@ func (r *RemoteKeySet) convert(jk jwk.Key) (*Key, string) {
 	if err := jwk.Export(pk, &raw); err != nil {
 		return nil, "cannot export"
 	}
-	var alg Algorithm
+	var algs []Algorithm
 	if a, ok := jk.Algorithm(); ok {
-		alg = Algorithm(a.String())
+		algs = []Algorithm{Algorithm(a.String())}
 	} else {
 		switch p := raw.(type) {
 		case *rsa.PublicKey:
-			alg = RS256
-			if !r.allowed[RS256] {
-				alg = PS256
-			}
+			algs = r.cfg.RSAWithoutAlg
 		case *ecdsa.PublicKey:
 			switch p.Curve {
 			case elliptic.P256():
-				alg = ES256
+				algs = []Algorithm{ES256}
 			case elliptic.P384():
-				alg = ES384
+				algs = []Algorithm{ES384}
 			}
 		case ed25519.PublicKey:
-			alg = EdDSA
+			algs = []Algorithm{EdDSA}
 		}
 	}
-	if !r.allowed[alg] {
-		return nil, "algorithm not allowed"
+	kid, _ := jk.KeyID()
+	var keys []*Key
+	why := "algorithm not allowed"
+	for _, alg := range algs {
+		if !r.allowed[alg] {
+			continue
+		}
+		var k *Key
+		if kid != "" {
+			k, err = NewKeyWithID(kid, alg, raw)
+		} else {
+			k, err = NewKey(alg, raw)
+		}
+		if err != nil {
+			return nil, err.Error()
+		}
+		keys = append(keys, k)
 	}
-	var k *Key
-	if kid, ok := jk.KeyID(); ok && kid != "" {
-		k, err = NewKeyWithID(kid, alg, raw)
-	} else {
-		k, err = NewKey(alg, raw)
-	}
-	if err != nil {
-		return nil, err.Error()
-	}
-	return k, ""
+	return keys, why
 }
 
 // capTransport refuses responses larger than max: at once when

@@ -522,3 +522,110 @@ func mustKeyOf(t *testing.T, alg Algorithm) *Key {
 	}
 	return k
 }
+
+// An RSA key published without alg verifies the algorithms RSAWithoutAlg
+// names; a key published with alg verifies that one only.
+func TestRemoteRSAWithoutAlg(t *testing.T) {
+	rs := testKey(t, RS256)
+	ps, err := NewKeyWithID(rs.ID(), PS256, rs.signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noAlg := setOf(jwkJSON(t, rs, map[string]any{"alg": nil}))
+	withAlg := setOf(jwkJSON(t, rs, nil)) // alg RS256
+	ctx := context.Background()
+	for _, c := range []struct {
+		name           string
+		body           []byte
+		rsaWithoutAlg  []Algorithm
+		rsOK, psOK     bool
+		kidlessRSAlone bool
+	}{
+		{"default: RS256", noAlg, nil, true, false, true},
+		{"PS256 only", noAlg, []Algorithm{PS256}, false, true, false},
+		{"both", noAlg, []Algorithm{RS256, PS256}, true, true, true},
+		{"a key with alg ignores the setting", withAlg, []Algorithm{RS256, PS256}, true, false, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newRemoteFixture(t, c.body, RemoteConfig{RSAWithoutAlg: c.rsaWithoutAlg})
+			if err := f.remote.Refresh(ctx); err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range []struct {
+				key *Key
+				ok  bool
+			}{{rs, c.rsOK}, {ps, c.psOK}} {
+				_, err := f.ver.Verify(ctx, f.token(t, k.key))
+				if k.ok && err != nil || !k.ok && !errors.Is(err, ErrAlgorithm) {
+					t.Errorf("%s token: %v, want ok %v", k.key.Algorithm(), err, k.ok)
+				}
+			}
+			// One JWK is one key, whatever its algorithms: a token without
+			// kid selects it.
+			kidless := forge(`{"alg":"RS256","typ":"at+jwt"}`, claimsJSON(nil), withKey(t, rs))
+			if _, err := f.ver.Verify(ctx, kidless); (err == nil) != c.kidlessRSAlone {
+				t.Errorf("RS256 token without kid: %v", err)
+			}
+		})
+	}
+	for name, cfg := range map[string]RemoteConfig{
+		"not an RSA algorithm": {RSAWithoutAlg: []Algorithm{ES256}},
+		"not allowed":          {Algorithms: []Algorithm{RS256}, RSAWithoutAlg: []Algorithm{PS256}},
+	} {
+		if r, err := NewRemoteKeySet("https://idp.example/jwks", cfg); err == nil {
+			r.Close()
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+// Ed25519 (RFC 9864) and EdDSA name one algorithm: a key of either verifies
+// a token whose header names either, and an allowlist with one allows both.
+func TestEd25519IsEdDSA(t *testing.T) {
+	ed := testKey(t, EdDSA)
+	full, err := NewKeyWithID(ed.ID(), Ed25519, ed.signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, signing := range []*Key{ed, full} {
+		for _, hdrAlg := range []string{"EdDSA", "Ed25519"} {
+			f := newFixture(t, mustKeySet(t, signing), func(c *Config) { c.InsecureDisableRevocation = true })
+			tok := forge(hdr(hdrAlg, ed.ID()), claimsJSON(nil), withKey(t, ed))
+			if _, err := f.ver.Verify(ctx, tok); err != nil {
+				t.Errorf("key %s, header %s: %v", signing.Algorithm(), hdrAlg, err)
+			}
+		}
+	}
+	es := testKey(t, ES256)
+	f := newFixture(t, mustKeySet(t, es), func(c *Config) { c.InsecureDisableRevocation = true })
+	if _, err := f.ver.Verify(ctx, forge(hdr("Ed25519", es.ID()), claimsJSON(nil), withKey(t, ed))); !errors.Is(err, ErrAlgorithm) {
+		t.Errorf("Ed25519 header on an ES256 key: %v", err)
+	}
+	// A key set of an Ed25519 key publishes alg Ed25519 and signs with it.
+	jwks := jwksOf(t, full.Public())
+	if !strings.Contains(string(jwks), `"alg":"Ed25519"`) {
+		t.Fatalf("JWKS %s", jwks)
+	}
+	for name, c := range map[string]struct {
+		body  []byte
+		allow []Algorithm
+	}{
+		"alg Ed25519, allowlist EdDSA":   {jwks, []Algorithm{EdDSA}},
+		"alg EdDSA, allowlist Ed25519":   {jwksOf(t, ed.Public()), []Algorithm{Ed25519}},
+		"without alg, allowlist Ed25519": {setOf(jwkJSON(t, ed, map[string]any{"alg": nil})), []Algorithm{Ed25519}},
+		"alg Ed25519, default allowlist": {jwks, nil},
+	} {
+		t.Run(name, func(t *testing.T) {
+			rf := newRemoteFixture(t, c.body, RemoteConfig{Algorithms: c.allow})
+			if err := rf.remote.Refresh(ctx); err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range []*Key{ed, full} {
+				if _, err := rf.ver.Verify(ctx, rf.token(t, k)); err != nil {
+					t.Errorf("token signed as %s: %v", k.Algorithm(), err)
+				}
+			}
+		})
+	}
+}

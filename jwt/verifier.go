@@ -453,7 +453,7 @@ func (v *Verifier) verifyFull(ctx context.Context, token string, idx *keyIndex, 
 
 // selectKey returns the key the header's kid selects, refetching a remote
 // set once for an unknown kid, and the index it came from. The header's
-// alg must be the key's algorithm.
+// alg must be the key's algorithm (see Algorithm.verifies).
 func (v *Verifier) selectKey(ctx context.Context, idx *keyIndex, h *header) (*Key, *keyIndex, *rejection) {
 	key, rej := idx.lookup(h.kid, h.hasKID)
 	if rej == errUnknownKID || rej == errNoKeys {
@@ -467,7 +467,8 @@ func (v *Verifier) selectKey(ctx context.Context, idx *keyIndex, h *header) (*Ke
 		return nil, idx, rej
 	case !h.hasAlg:
 		return nil, idx, errNoAlg
-	case h.alg != string(key.alg):
+	}
+	if key = idx.forAlg(key, h.alg); key == nil {
 		return nil, idx, errAlgMismatch
 	}
 	return key, idx, nil
