@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/authkit/authkit/internal/httpsyntax"
 )
 
 // MaxLine is the largest Set-Cookie header value, in bytes, that [Template]
@@ -349,25 +351,12 @@ func checkName(name string) error {
 		return fmt.Errorf("%w: empty", ErrInvalidName)
 	}
 	for i := 0; i < len(name); i++ {
-		if !isTokenByte(name[i]) {
+		if !httpsyntax.IsTchar(name[i]) {
 			return fmt.Errorf("%w: %q has a byte not allowed in a token at offset %d", ErrInvalidName, name, i)
 		}
 	}
 	return nil
 }
-
-// isTokenByte reports whether c is an RFC 7230 tchar.
-func isTokenByte(c byte) bool { return tokenBytes[c] }
-
-// tokenBytes[c] reports whether c is an RFC 7230 tchar: a letter, a digit or
-// one of !#$%&'*+-.^_`|~.
-var tokenBytes = func() (t [256]bool) {
-	for c := range 256 {
-		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
-			strings.IndexByte("!#$%&'*+-.^_`|~", byte(c)) >= 0
-	}
-	return t
-}()
 
 // checkValue reports whether v consists of RFC 6265 cookie-octets.
 func checkValue(v string) error {
