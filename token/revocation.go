@@ -2,11 +2,14 @@ package token
 
 import (
 	"errors"
-	"log/slog"
+	"fmt"
 	"mime"
 	"net/http"
-	"strconv"
 	"strings"
+	"time"
+
+	"github.com/authkit/authkit"
+	"github.com/authkit/authkit/internal/httpsyntax"
 )
 
 // DefaultRevocationMaxBody is the request body limit of a revocation
@@ -34,9 +37,12 @@ type RevocationConfig struct {
 	// Deprecated: use MaxBodySize; read only when MaxBodySize is zero.
 	MaxBodyBytes int64
 
-	// RetryAfter is the Retry-After header, in whole seconds, of a 503 sent
-	// when the store fails. Zero means 5.
-	RetryAfter int
+	// RetryAfter is sent in the Retry-After header of a 503 answered when
+	// the store fails, rounded up to whole seconds. Zero means
+	// authkit.DefaultRetryAfter (5 s). It was an int of seconds before:
+	// RevocationHandler panics on a value under one second, so that an
+	// old "RetryAfter: 5" (now 5 ns) is caught at start-up.
+	RetryAfter time.Duration
 }
 
 // RevocationHandler returns an OAuth 2.0 token revocation endpoint
@@ -51,8 +57,10 @@ type RevocationConfig struct {
 //
 // Errors are JSON bodies per RFC 6749 §5.2, with no library text:
 // 405 for another method, 400 invalid_request for a malformed request,
-// 401 invalid_client, 503 temporarily_unavailable when the store fails.
-// It panics if cfg.AuthenticateClient is nil.
+// 401 invalid_client, 503 temporarily_unavailable when the store fails
+// (through [authkit.Unavailable], which logs the cause to Config.Logger).
+// It panics if cfg.AuthenticateClient is nil, a limit is negative, or
+// RetryAfter is under one second.
 func (m *Manager) RevocationHandler(cfg RevocationConfig) http.Handler {
 	if cfg.AuthenticateClient == nil {
 		panic("token: RevocationConfig.AuthenticateClient is nil")
@@ -60,14 +68,14 @@ func (m *Manager) RevocationHandler(cfg RevocationConfig) http.Handler {
 	if cfg.MaxBodySize < 0 || cfg.RetryAfter < 0 {
 		panic("token: RevocationConfig has a negative limit")
 	}
+	if cfg.RetryAfter > 0 && cfg.RetryAfter < time.Second {
+		panic(fmt.Sprintf("token: RevocationConfig.RetryAfter is %v, under one second: it is a time.Duration (write 5 * time.Second)", cfg.RetryAfter))
+	}
 	if cfg.MaxBodySize == 0 {
 		cfg.MaxBodySize = cfg.MaxBodyBytes
 	}
 	if cfg.MaxBodySize == 0 {
 		cfg.MaxBodySize = DefaultRevocationMaxBody
-	}
-	if cfg.RetryAfter == 0 {
-		cfg.RetryAfter = 5
 	}
 	return &revocationHandler{m: m, cfg: cfg}
 }
@@ -108,25 +116,17 @@ func (h *revocationHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := h.m.revokeForClient(r, Token(toks[0]), clientID); err != nil {
-		h.m.log.LogAttrs(r.Context(), slog.LevelError, "token: revocation endpoint: store failure", slog.Any("error", err))
-		w.Header().Set("Retry-After", strconv.Itoa(h.cfg.RetryAfter))
-		oauthError(w, http.StatusServiceUnavailable, "temporarily_unavailable")
+		authkit.Unavailable{RetryAfter: h.cfg.RetryAfter, Logger: h.m.log, OAuth: true}.Write(w, r, "token: revocation endpoint cannot revoke", err)
 		return
 	}
 	w.WriteHeader(http.StatusOK)
 }
 
-// canonicalScheme returns s if it is an RFC 7230 token, for echoing in
-// WWW-Authenticate, and "Basic" otherwise.
+// canonicalScheme returns s if it is an RFC 9110 token of at most 32
+// bytes, for echoing in WWW-Authenticate, and "Basic" otherwise.
 func canonicalScheme(s string) string {
-	if len(s) == 0 || len(s) > 32 {
+	if len(s) > 32 || !httpsyntax.IsToken(s) {
 		return "Basic"
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return "Basic"
-		}
 	}
 	return s
 }
@@ -157,9 +157,5 @@ func (m *Manager) revokeForClient(r *http.Request, t Token, clientID string) err
 }
 
 func oauthError(w http.ResponseWriter, status int, code string) {
-	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
-	w.Header().Set("Pragma", "no-cache")
-	w.WriteHeader(status)
-	// code is one of a fixed set of RFC 6749 error codes: no escaping needed.
-	_, _ = w.Write([]byte(`{"error":"` + code + `"}` + "\n"))
+	writeOAuthError(w, status, code, "")
 }

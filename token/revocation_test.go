@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestRevocationHandler(t *testing.T) {
@@ -149,8 +150,24 @@ func TestRevocationHandler(t *testing.T) {
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)
-		if w.Code != 503 || w.Header().Get("Retry-After") == "" || strings.Contains(w.Body.String(), "down") {
+		if w.Code != 503 || w.Header().Get("Retry-After") != "5" || strings.Contains(w.Body.String(), "down") {
 			t.Fatalf("%d %q Retry-After %q", w.Code, w.Body.String(), w.Header().Get("Retry-After"))
 		}
+		// RetryAfter is a Duration, rounded up to whole seconds; an old
+		// int of seconds (now nanoseconds) is refused at construction.
+		h = m.RevocationHandler(RevocationConfig{AuthenticateClient: func(*http.Request) (string, error) { return "", nil }, RetryAfter: 1500 * time.Millisecond})
+		w = httptest.NewRecorder()
+		r = httptest.NewRequest("POST", "/revoke", strings.NewReader(form("token", string(newToken(DefaultAccessPrefix, "")))))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		h.ServeHTTP(w, r)
+		if w.Code != 503 || w.Header().Get("Retry-After") != "2" {
+			t.Fatalf("RetryAfter 1.5s: %d, Retry-After %q", w.Code, w.Header().Get("Retry-After"))
+		}
+		defer func() {
+			if recover() == nil {
+				t.Fatal("RetryAfter of 5ns accepted")
+			}
+		}()
+		m.RevocationHandler(RevocationConfig{AuthenticateClient: func(*http.Request) (string, error) { return "", nil }, RetryAfter: 5})
 	})
 }
