@@ -83,7 +83,6 @@
 // purpose ([PurposePasswordReset], [PurposeEmailVerification], or your own);
 // [Manager.Consume] redeems it once, atomically, for that purpose only, and
 // returns the subject and data it was issued with.
-
 //
 // # Revocation
 //
@@ -91,10 +90,11 @@
 // sharing the store:
 //
 //   - R1, durable: when [Manager.RevokeToken], [Manager.RevokeID],
-//     [Manager.RevokeFamily], [Manager.RevokeOneTime] or
-//     [Manager.RevokeSubject] returns nil — and when [Manager.Refresh]
-//     returns [ErrReused] — every token it covers is refused from then on,
-//     until and after its natural expiry.
+//     [Manager.RevokeFamily], [Manager.RevokeOneTime],
+//     [Manager.RevokeSubject] or the revocation endpoint succeeds — and
+//     when [Manager.Refresh] or [Manager.RefreshPair] returns [ErrReused] —
+//     every token it covers is refused from then on, until and after its
+//     natural expiry.
 //   - R2, races: an issue (Issue, IssueRefresh, IssuePair, IssueOneTime,
 //     and the new tokens of Refresh and RefreshPair) that overlaps
 //     RevokeSubject of the same subject either hands out tokens that are
@@ -127,9 +127,9 @@
 // its key is absent. A revocation takes the members out of service in one
 // swap of the index, then writes a one-byte revoked marker under each
 // record's key until the token's expiry: the marker replaces a live record
-// and makes a creation not yet done fail. Nothing writes a record after
-// its creation except by a swap from the value it read, so no write can
-// bring a revoked token back.
+// and makes a creation not yet done fail. After its creation a record is
+// replaced only by a marker or by a swap from the value just read, so no
+// write can bring a revoked token back.
 //
 // Costs, in store round trips (the memory, Redis and SQL stores all take
 // one per call): [Manager.Verify] 1 (verification stays one read);
@@ -141,6 +141,16 @@
 // write per access token, for a family with access tokens or listeners).
 // Each issue past a cap adds a marker write per token evicted. A revoked token's marker stays in the store
 // until the token would have expired: one key of one byte.
+//
+// # Token endpoint
+//
+// [Manager.WriteResponse] answers a token request with a [Pair] as RFC 6749
+// §5.1 says (access_token, token_type, expires_in, refresh_token, scope;
+// Cache-Control: no-store); [Manager.WriteError] answers the error of
+// IssuePair, Refresh or RefreshPair — 400 invalid_grant for a refused
+// token, 503 temporarily_unavailable with Retry-After when the store
+// fails — and [WriteErrorCode] any other RFC 6749 §5.2 error, such as
+// invalid_request for a request without a refresh_token.
 //
 // # Revocation endpoint
 //
