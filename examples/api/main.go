@@ -15,7 +15,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"log"
 	"net/http"
@@ -77,32 +76,17 @@ func newApp(st store.Store, h *hash.Hasher, users map[string]string) (http.Handl
 	return mux, nil
 }
 
-type pair struct {
-	AccessToken  string `json:"access_token"`
-	RefreshToken string `json:"refresh_token"`
-	TokenType    string `json:"token_type"`
-	ExpiresIn    int    `json:"expires_in"`
-}
-
 func reply(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store") // tokens must not be cached (RFC 6749 §5.1)
+	w.Header().Set("Cache-Control", "no-store") // answers about one user: no cache keeps them
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)
-}
-
-func fail(w http.ResponseWriter, status int, code string) {
-	reply(w, status, map[string]string{"error": code})
-}
-
-func toJSON(p token.Pair) pair {
-	return pair{string(p.Access), string(p.Refresh), "Bearer", int(time.Until(p.AccessInfo.Expires).Seconds())}
 }
 
 func (a *app) login(w http.ResponseWriter, r *http.Request) {
 	var c struct{ Username, Password string }
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&c); err != nil {
-		fail(w, http.StatusBadRequest, "invalid_request")
+		token.WriteErrorCode(w, token.CodeInvalidRequest, "")
 		return
 	}
 	encoded, ok := a.users[c.Username]
@@ -113,15 +97,15 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 		err = a.hasher.VerifyDummy(r.Context(), c.Password) // same cost: no user enumeration by timing
 	}
 	if err != nil {
-		fail(w, http.StatusUnauthorized, "invalid_credentials")
+		reply(w, http.StatusUnauthorized, map[string]string{"error": "invalid_credentials"})
 		return
 	}
 	p, err := a.tokens.IssuePair(r.Context(), c.Username, token.FamilyOptions{Scopes: []string{"notes:read"}})
 	if err != nil {
-		fail(w, http.StatusServiceUnavailable, "temporarily_unavailable")
+		a.tokens.WriteError(w, r, err) // the store is down: 503, retry later
 		return
 	}
-	reply(w, http.StatusOK, toJSON(p))
+	a.tokens.WriteResponse(w, p) // RFC 6749 §5.1, never cached
 }
 
 func (a *app) refresh(w http.ResponseWriter, r *http.Request) {
@@ -129,20 +113,20 @@ func (a *app) refresh(w http.ResponseWriter, r *http.Request) {
 		RefreshToken string `json:"refresh_token"`
 	}
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&req); err != nil || req.RefreshToken == "" {
-		fail(w, http.StatusBadRequest, "invalid_request")
+		token.WriteErrorCode(w, token.CodeInvalidRequest, "refresh_token is required")
 		return
 	}
 	// The presented token is spent; presenting it again (a thief, or the
 	// owner after a thief) revokes the family: token.ErrReused.
 	p, err := a.tokens.RefreshPair(r.Context(), token.Token(req.RefreshToken), "")
-	switch {
-	case errors.Is(err, authkit.ErrInvalidCredentials): // malformed, unknown, expired, revoked, reused
-		fail(w, http.StatusBadRequest, "invalid_grant")
-	case err != nil: // the store is down: not the client's fault
-		fail(w, http.StatusServiceUnavailable, "temporarily_unavailable")
-	default:
-		reply(w, http.StatusOK, toJSON(p))
+	if err != nil {
+		// 400 invalid_grant for a malformed, unknown, expired, revoked or
+		// reused token; 503 when the store is down — not the client's
+		// fault, and its retry with the same token is no reuse.
+		a.tokens.WriteError(w, r, err)
+		return
 	}
+	a.tokens.WriteResponse(w, p)
 }
 
 func (a *app) notes(w http.ResponseWriter, r *http.Request) {

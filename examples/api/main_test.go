@@ -62,9 +62,15 @@ func TestAPI(t *testing.T) {
 		t.Errorf("no token: %d %q", code, h.Get("WWW-Authenticate"))
 	}
 
-	code, _, p2 := do("POST", "/refresh", `{"refresh_token":"`+str(p, "refresh_token")+`"}`, "")
-	if code != http.StatusOK || str(p2, "refresh_token") == str(p, "refresh_token") {
+	code, hdr, p2 := do("POST", "/refresh", `{"refresh_token":"`+str(p, "refresh_token")+`"}`, "")
+	if code != http.StatusOK || str(p2, "refresh_token") == str(p, "refresh_token") || p2["expires_in"] != float64(900) || str(p2, "scope") != "notes:read" {
 		t.Fatalf("refresh: %d %v", code, p2)
+	}
+	if hdr.Get("Cache-Control") != "no-store" || hdr.Get("Pragma") != "no-cache" { // RFC 6749 §5.1
+		t.Fatalf("refresh response may be cached: %v", hdr)
+	}
+	if code, _, e := do("POST", "/refresh", `{}`, ""); code != http.StatusBadRequest || str(e, "error") != "invalid_request" {
+		t.Fatalf("refresh without a token: %d %v", code, e)
 	}
 	// Replaying the spent refresh token revokes the family.
 	if code, _, e := do("POST", "/refresh", `{"refresh_token":"`+str(p, "refresh_token")+`"}`, ""); code != http.StatusBadRequest || str(e, "error") != "invalid_grant" {

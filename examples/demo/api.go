@@ -249,22 +249,6 @@ func (s *server) apiLogoutAll(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-type tokenPair struct {
-	AccessToken  string `json:"access_token"`
-	RefreshToken string `json:"refresh_token"`
-	TokenType    string `json:"token_type"`
-	ExpiresIn    int    `json:"expires_in"`
-}
-
-func (s *server) pairJSON(p token.Pair) tokenPair {
-	return tokenPair{
-		AccessToken:  string(p.Access),
-		RefreshToken: string(p.Refresh),
-		TokenType:    "Bearer",
-		ExpiresIn:    int(p.AccessInfo.Expires.Sub(s.now()).Round(time.Second).Seconds()),
-	}
-}
-
 // POST /api/token/login {"username","password"} → an opaque access token
 // and a refresh token.
 func (s *server) apiTokenLogin(w http.ResponseWriter, r *http.Request) {
@@ -276,22 +260,28 @@ func (s *server) apiTokenLogin(w http.ResponseWriter, r *http.Request) {
 		Metadata: map[string]string{"via": "token", "agent": userAgent(r)},
 	})
 	if err != nil {
-		s.internalError(w, "issue token pair", err)
+		s.tokens.WriteError(w, r, err) // 503 temporarily_unavailable: the store failed
 		return
 	}
-	writeJSON(w, http.StatusOK, s.pairJSON(p))
+	// RFC 6749 §5.1: access_token, token_type, expires_in, refresh_token;
+	// Cache-Control: no-store.
+	if err := s.tokens.WriteResponse(w, p); err != nil {
+		s.log.Error("answering a token login", "err", err)
+	}
 }
 
-// refreshError answers a refused refresh token: 400 invalid_grant
-// (RFC 6749 §5.2), with a description telling reuse apart.
-func (s *server) refreshError(w http.ResponseWriter, err error) {
+// refreshError answers a failed refresh: 400 invalid_grant (RFC 6749
+// §5.2) for a refused token, with a description telling reuse apart, and
+// 503 temporarily_unavailable with Retry-After when the store failed — the
+// client then retries with the same token, which is no reuse.
+func (s *server) refreshError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, token.ErrReused):
-		writeError(w, http.StatusBadRequest, "invalid_grant", "refresh token reused: its family has been revoked")
+		token.WriteErrorCode(w, token.CodeInvalidGrant, "refresh token reused: its family has been revoked")
 	case errors.Is(err, authkit.ErrInvalidCredentials):
-		writeError(w, http.StatusBadRequest, "invalid_grant", "refresh token invalid, expired or revoked")
+		token.WriteErrorCode(w, token.CodeInvalidGrant, "refresh token invalid, expired or revoked")
 	default:
-		s.internalError(w, "refresh", err)
+		s.tokens.WriteError(w, r, err)
 	}
 }
 
@@ -310,10 +300,12 @@ func (s *server) apiTokenRefresh(w http.ResponseWriter, r *http.Request) {
 	}
 	p, err := s.tokens.RefreshPair(r.Context(), token.Token(req.RefreshToken), "")
 	if err != nil {
-		s.refreshError(w, err)
+		s.refreshError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.pairJSON(p))
+	if err := s.tokens.WriteResponse(w, p); err != nil {
+		s.log.Error("answering a token refresh", "err", err)
+	}
 }
 
 // POST /api/jwt/login {"username","password"} → {"access_token",
@@ -352,7 +344,7 @@ func (s *server) apiJWTRefresh(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, authkit.ErrInvalidCredentials) {
 			s.refreshCookie.Delete(w)
 		}
-		s.refreshError(w, err)
+		s.refreshError(w, r, err)
 		return
 	}
 	if err := s.pairs.WriteResponse(w, pair); err != nil {

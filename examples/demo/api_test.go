@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"mime"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -34,8 +35,8 @@ func wantError(t *testing.T, r response, status int, code string) {
 	if code == "" {
 		return
 	}
-	if ct := r.header.Get("Content-Type"); ct != "application/json" {
-		t.Errorf("Content-Type %q, want application/json", ct)
+	if ct, _, _ := mime.ParseMediaType(r.header.Get("Content-Type")); ct != "application/json" {
+		t.Errorf("Content-Type %q, want application/json", r.header.Get("Content-Type"))
 	}
 	if got := r.json(t)["error"]; got != code {
 		t.Errorf("error %q, want %q (body %s)", got, code, r.body)
