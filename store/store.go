@@ -21,11 +21,26 @@
 // authkit.Guard answers with 503 and Retry-After — rather than requests that
 // hang.
 //
+// # Network faults
+//
+// When a write fails — a timeout, a broken connection — the caller cannot
+// know whether it happened: the server may have applied it and lost the
+// reply. Every Store in this module then returns the error and stops there.
+// It never sends the write again on its own, because a second copy arriving
+// after another client's write would undo that write: a session revoked in
+// between would come back. The caller, who knows what it meant, decides
+// whether to retry (the authkit managers re-read and retry with
+// CompareAndSwap). A Store must also be linearizable per key: a read sees
+// every write that completed before it began, which rules out reading from
+// replicas and client-side caches.
+//
 // # Writing an adapter
 //
 // Implement the four methods with the semantics documented on [Store], use
 // [CheckKey], [CheckValue] and [CheckExpiry] to validate arguments the same way
-// every other adapter does, and run the suite from your test:
+// every other adapter does, check ctx.Err() first in every method, turn off
+// your client library's automatic retries for writes, and run the suite from
+// your test:
 //
 //	func TestMyStore(t *testing.T) {
 //		storetest.Run(t, func(t *testing.T) store.Store { return newMyStore(t) })
@@ -67,6 +82,14 @@ const MaxKeySize = 255
 // ErrInvalidExpiry; a time at or before now makes the entry absent at once. An
 // entry past its expiry is absent to every method, swept or not. After an error
 // from a write, whether the write happened is unknown.
+//
+// A call whose context is already done fails, with an error matching the
+// context's (errors.Is(err, context.Canceled) or
+// errors.Is(err, context.DeadlineExceeded)), and so does a call that gives up
+// because its context ended while it waited. A Store never re-sends a write
+// whose outcome it does not know: a write whose reply was lost is an error to
+// the caller, never a silent second apply that could undo another client's
+// write completed in between. Reads may be retried.
 type Store interface {
 	// Get returns the value under key, or ErrNotFound.
 	Get(ctx context.Context, key string) ([]byte, error)
