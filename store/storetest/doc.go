@@ -40,8 +40,42 @@
 //     produce exactly one winner; concurrent CompareAndSwap-deletes have one
 //     winner; concurrent Sets and Gets of one key never see a torn value;
 //     goroutines working on distinct keys do not disturb each other.
+//   - Linearizable: 8 goroutines make 480 random Get, Set, Delete and
+//     CompareAndSwap calls on 3 keys, some with contexts cancelled before or
+//     during the call or with deadlines of a few milliseconds, and the
+//     history is checked against the contract (see [CheckLinearizable]).
+//     Every error must match the context of its call.
 //
 // Errors are always checked with errors.Is, so adapters may wrap them.
+//
+// # Failures
+//
+// Run reports each rule a method breaks once, with a count and the first
+// occurrence, at the line of the test that called Run:
+//
+//	mystore_test.go:12: storetest: Get: want ErrInvalidKey: 17 failures in Keys/Invalid; first: Get(key empty) error = store: not found, want store: invalid key
+//
+// The subtests that saw the failures are marked failed, so that
+// go test -run 'TestMyStore/Keys/Invalid' runs just those again.
+//
+// # Linearizability under faults
+//
+// The contract requires every Store to be linearizable per key, and a failed
+// write to be at most applied once: a Store must never re-send a write whose
+// reply it lost, since the second copy could undo another client's write
+// that completed in between (a revoked session would come back).
+// [CheckLinearizable] records histories of concurrent random calls and
+// checks them with porcupine (github.com/anishathalye/porcupine), a
+// failed write counting as possibly applied at any later time. Run includes
+// one round on one store; call CheckLinearizable yourself for more rounds,
+// for several stores sharing one database, and with
+// [LinearizabilityConfig.Fault] to break connections while the clients work
+// — that is where a client library's automatic retries show:
+//
+//	storetest.CheckLinearizable(t, storetest.LinearizabilityConfig{
+//		Rounds: 10,
+//		Fault:  func(ctx context.Context) { killConnectionsEvery(ctx, 5*time.Millisecond) },
+//	}, st1, st2)
 //
 // # Writing newStore
 //

@@ -15,7 +15,7 @@ import (
 // the suite's own tests can run it against broken stores. Subtests run in
 // goroutines, as with package testing; a subtest that calls Parallel lets
 // its parent continue, and a test finishes only after its parallel
-// subtests. Fatalf ends the subtest's goroutine with runtime.Goexit, and a
+// subtests. FailNow ends the subtest's goroutine with runtime.Goexit, and a
 // panic in a subtest is recorded as its failure.
 type recorder struct {
 	name   string
@@ -39,6 +39,7 @@ type failureLog struct {
 	mu       sync.Mutex
 	messages map[string][]string // leaf failures: test name → messages
 	failed   map[string]bool     // every failed test, parents included
+	report   *report             // the suite's report, when it ran
 }
 
 func newRecorder() *recorder {
@@ -51,10 +52,12 @@ func newRecorder() *recorder {
 }
 
 // runSuite runs the suite against the stores newStore makes and returns the
-// failures.
+// failures: the report's, by subtest, and the recorder's own (panics).
 func runSuite(newStore func(testingT) store.Store) *failureLog {
 	r := newRecorder()
-	r.Run("", func(t testingT) { run(t, newStore) })
+	rep := newReport()
+	r.Run("", func(t testingT) { run(t, rep, newStore) })
+	r.log.report = rep
 	return r.log
 }
 
@@ -62,12 +65,21 @@ func (r *recorder) Helper() {}
 
 func (r *recorder) Logf(format string, args ...any) {}
 
+// Errorf is not part of testingT: the recorder's tests use it, and a panic
+// is recorded through it.
 func (r *recorder) Errorf(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	r.log.mu.Lock()
 	r.log.messages[r.name] = append(r.log.messages[r.name], msg)
 	r.log.mu.Unlock()
 	r.markFailed()
+}
+
+func (r *recorder) Fail() { r.markFailed() }
+
+func (r *recorder) FailNow() {
+	r.markFailed()
+	runtime.Goexit()
 }
 
 func (r *recorder) markFailed() {
@@ -158,17 +170,35 @@ func (l *failureLog) Leaves() []string {
 	for n := range l.messages {
 		names = append(names, n)
 	}
+	if l.report != nil {
+		for _, n := range l.report.tests() {
+			if !contains(names, n) {
+				names = append(names, n)
+			}
+		}
+	}
 	sort.Strings(names)
 	return names
 }
 
-// Summary lists each failed test with its first message.
+// Summary lists the report's lines, then each test the recorder caught
+// failing on its own (a panic) with its first message.
 func (l *failureLog) Summary() string {
 	var b strings.Builder
-	for _, n := range l.Leaves() {
-		l.mu.Lock()
+	if l.report != nil {
+		for _, line := range l.report.lines() {
+			fmt.Fprintf(&b, "\n  %s", line)
+		}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var names []string
+	for n := range l.messages {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
 		msgs := l.messages[n]
-		l.mu.Unlock()
 		fmt.Fprintf(&b, "\n  %s: %s", n, msgs[0])
 		if len(msgs) > 1 {
 			fmt.Fprintf(&b, " (+%d more)", len(msgs)-1)

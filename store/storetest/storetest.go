@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,7 +25,13 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	if newStore == nil {
 		t.Fatal("storetest: newStore is nil")
 	}
-	run(stdT{t}, func(tt testingT) store.Store { return newStore(tt.(stdT).T) })
+	r := newReport()
+	run(stdT{t}, r, func(tt testingT) store.Store { return newStore(tt.(stdT).T) })
+	// Reported here, from the caller's goroutine, so that each line points
+	// at the caller's test rather than into the suite.
+	for _, line := range r.lines() {
+		t.Errorf("storetest: %s", line)
+	}
 }
 
 // Env returns the value of the environment variable name, or skips the test
@@ -50,11 +57,13 @@ func UniqueID() string {
 
 // testingT is the part of *testing.T the suite uses. The suite runs on it
 // rather than on *testing.T so that its own tests can run it against broken
-// stores and observe which subtests fail.
+// stores and observe which subtests fail. Failures are described in the
+// suite's report, not through the testingT: a subtest only marks itself
+// failed.
 type testingT interface {
 	Helper()
-	Errorf(format string, args ...any)
-	Fatalf(format string, args ...any)
+	Fail()
+	FailNow()
 	Logf(format string, args ...any)
 	Failed() bool
 	Parallel()
@@ -110,25 +119,45 @@ func show[S ~string | ~[]byte](v S) string {
 
 // checker bundles a subtest, its store and context for the assertion helpers.
 type checker struct {
-	t   testingT
-	s   store.Store
-	ctx context.Context
+	t    testingT
+	name string // the subtest's name below Run's test, e.g. "Keys/Invalid"
+	r    *report
+	s    store.Store
+	ctx  context.Context
 }
 
-func newChecker(t testingT, newStore func(testingT) store.Store) *checker {
+func newChecker(t testingT, name string, r *report, newStore func(testingT) store.Store) *checker {
 	t.Helper()
-	s := newStore(t)
-	if s == nil {
-		t.Fatalf("newStore returned nil")
+	c := &checker{t: t, name: name, r: r, ctx: testCtx(t)}
+	if c.s = newStore(t); c.s == nil {
+		c.fatalf("newStore", "returned nil", "newStore returned nil")
 	}
-	return &checker{t: t, s: s, ctx: testCtx(t)}
+	return c
+}
+
+// sub returns a checker for the subtest t named name, on c's store.
+func (c *checker) sub(t testingT, name string) *checker {
+	return &checker{t: t, name: c.name + "/" + name, r: c.r, s: c.s, ctx: c.ctx}
+}
+
+// errorf records a failure of method against rule and marks the subtest
+// failed. format and args describe this occurrence.
+func (c *checker) errorf(method, rule, format string, args ...any) {
+	c.r.add(c.name, method, rule, fmt.Sprintf(format, args...))
+	c.t.Fail()
+}
+
+// fatalf is errorf that also ends the subtest.
+func (c *checker) fatalf(method, rule, format string, args ...any) {
+	c.r.add(c.name, method, rule, fmt.Sprintf(format, args...))
+	c.t.FailNow()
 }
 
 // set stores value under key and fails the test on error.
 func (c *checker) set(key string, value []byte, exp time.Time) {
 	c.t.Helper()
 	if err := c.s.Set(c.ctx, key, value, exp); err != nil {
-		c.t.Fatalf("Set(%s, %s) = %v, want nil", show(key), show(value), err)
+		c.fatalf("Set", "failed", "Set(%s, %s) = %v, want nil", show(key), show(value), err)
 	}
 }
 
@@ -136,7 +165,7 @@ func (c *checker) set(key string, value []byte, exp time.Time) {
 func (c *checker) del(key string) {
 	c.t.Helper()
 	if err := c.s.Delete(c.ctx, key); err != nil {
-		c.t.Fatalf("Delete(%s) = %v, want nil", show(key), err)
+		c.fatalf("Delete", "failed", "Delete(%s) = %v, want nil", show(key), err)
 	}
 }
 
@@ -146,10 +175,10 @@ func (c *checker) cas(key string, old, new []byte, exp time.Time, want bool) {
 	c.t.Helper()
 	got, err := c.s.CompareAndSwap(c.ctx, key, old, new, exp)
 	if err != nil {
-		c.t.Fatalf("CompareAndSwap(%s, old %s, new %s) = %v, want (%v, nil)", show(key), show(old), show(new), err, want)
+		c.fatalf("CompareAndSwap", "failed", "CompareAndSwap(%s, old %s, new %s) = %v, want (%v, nil)", show(key), show(old), show(new), err, want)
 	}
 	if got != want {
-		c.t.Errorf("CompareAndSwap(%s, old %s, new %s) = %v, want %v", show(key), show(old), show(new), got, want)
+		c.errorf("CompareAndSwap", "reported the wrong outcome", "CompareAndSwap(%s, old %s, new %s) = %v, want %v", show(key), show(old), show(new), got, want)
 	}
 }
 
@@ -158,11 +187,11 @@ func (c *checker) has(key string, want []byte) {
 	c.t.Helper()
 	got, err := c.s.Get(c.ctx, key)
 	if err != nil {
-		c.t.Errorf("Get(%s) = %v, want value %s", show(key), err, show(want))
+		c.errorf("Get", "lost a stored value", "Get(%s) = %v, want value %s", show(key), err, show(want))
 		return
 	}
 	if !bytes.Equal(got, want) {
-		c.t.Errorf("Get(%s) = %s, want %s", show(key), show(got), show(want))
+		c.errorf("Get", "returned the wrong value", "Get(%s) = %s, want %s", show(key), show(got), show(want))
 	}
 }
 
@@ -172,11 +201,11 @@ func (c *checker) absent(key string) {
 	got, err := c.s.Get(c.ctx, key)
 	switch {
 	case err == nil:
-		c.t.Errorf("Get(%s) = %s, want ErrNotFound", show(key), show(got))
+		c.errorf("Get", "returned a value that must be absent", "Get(%s) = %s, want ErrNotFound", show(key), show(got))
 	case !errors.Is(err, store.ErrNotFound):
-		c.t.Errorf("Get(%s) error = %v, want ErrNotFound", show(key), err)
+		c.errorf("Get", "want ErrNotFound", "Get(%s) error = %v, want ErrNotFound", show(key), err)
 	case got != nil:
-		c.t.Errorf("Get(%s) = %s with ErrNotFound, want a nil value", show(key), show(got))
+		c.errorf("Get", "returned a value with ErrNotFound", "Get(%s) = %s with ErrNotFound, want a nil value", show(key), show(got))
 	}
 }
 
@@ -190,20 +219,41 @@ func (c *checker) hasBefore(key string, want []byte, deadline time.Time) {
 		return
 	}
 	if err != nil {
-		c.t.Errorf("Get(%s) = %v before expiry, want value %s", show(key), err, show(want))
+		c.errorf("Get", "lost a stored value", "Get(%s) = %v before expiry, want value %s", show(key), err, show(want))
 		return
 	}
 	if !bytes.Equal(got, want) {
-		c.t.Errorf("Get(%s) = %s before expiry, want %s", show(key), show(got), show(want))
+		c.errorf("Get", "returned the wrong value", "Get(%s) = %s before expiry, want %s", show(key), show(got), show(want))
 	}
 }
 
-// wantErr requires err to satisfy errors.Is(err, target).
-func wantErr(t testingT, call string, err, target error) {
-	t.Helper()
+// wantErr requires err to satisfy errors.Is(err, target). call describes the
+// call, starting with the method's name, for example `Get(key "a b")`.
+func (c *checker) wantErr(call string, err, target error) {
+	c.t.Helper()
 	if !errors.Is(err, target) {
-		t.Errorf("%s error = %v, want %v", call, err, target)
+		method, _, _ := strings.Cut(call, "(")
+		c.errorf(method, "want "+errName(target), "%s error = %v, want %v", call, err, target)
 	}
+}
+
+// errName names the errors the suite expects, for the report.
+func errName(err error) string {
+	switch err {
+	case store.ErrNotFound:
+		return "ErrNotFound"
+	case store.ErrInvalidKey:
+		return "ErrInvalidKey"
+	case store.ErrInvalidValue:
+		return "ErrInvalidValue"
+	case store.ErrInvalidExpiry:
+		return "ErrInvalidExpiry"
+	case context.Canceled:
+		return "context.Canceled"
+	case context.DeadlineExceeded:
+		return "context.DeadlineExceeded"
+	}
+	return err.Error()
 }
 
 // sleepUntil sleeps until deadline plus the clock slack.

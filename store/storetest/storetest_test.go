@@ -24,13 +24,19 @@ type bugs struct {
 	ignoresContext   bool // a done context is not checked
 	keepsFirstExpiry bool // Set over a live entry keeps its expiry
 	foldsCase        bool // keys compared case-insensitively
+	replaysWrites    bool // a Set is applied again after the next write to its key
+	dropsWrites      bool // every third Set returns nil without applying
+	failsAfterWrite  bool // every third Set applies, then returns an error
+	bareErrors       bool // a done context gives an error that does not wrap ctx.Err()
 }
 
 // fake is a small map-based Store, correct unless its bugs say otherwise.
 type fake struct {
 	bugs
-	mu sync.Mutex
-	m  map[string]fakeEntry
+	mu     sync.Mutex
+	m      map[string]fakeEntry
+	sets   int                  // Set calls, for dropsWrites and failsAfterWrite
+	replay map[string]fakeEntry // replaysWrites: the last Set of each key, to apply again
 }
 
 type fakeEntry struct {
@@ -40,11 +46,18 @@ type fakeEntry struct {
 
 var errMismatch = errors.New("fake: value mismatch")
 
-func newFake(b bugs) *fake { return &fake{bugs: b, m: map[string]fakeEntry{}} }
+func newFake(b bugs) *fake {
+	return &fake{bugs: b, m: map[string]fakeEntry{}, replay: map[string]fakeEntry{}}
+}
+
+var errBare = errors.New("fake: i/o timeout")
 
 func (f *fake) begin(ctx context.Context, key string) (string, error) {
 	if !f.ignoresContext {
 		if err := ctx.Err(); err != nil {
+			if f.bareErrors {
+				return "", errBare
+			}
 			return "", err
 		}
 	}
@@ -93,6 +106,11 @@ func (f *fake) Set(ctx context.Context, key string, value []byte, expiresAt time
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.sets++
+	if f.dropsWrites && f.sets%3 == 0 {
+		return nil
+	}
+	defer f.replayAfter(key)()
 	now := time.Now()
 	if !expiresAt.After(now) {
 		delete(f.m, key)
@@ -102,7 +120,25 @@ func (f *fake) Set(ctx context.Context, key string, value []byte, expiresAt time
 		expiresAt = e.expires
 	}
 	f.m[key] = fakeEntry{f.copy(value), expiresAt}
+	if f.replaysWrites {
+		f.replay[key] = f.m[key]
+	}
+	if f.failsAfterWrite && f.sets%3 == 0 {
+		return errors.New("fake: connection lost")
+	}
 	return nil
+}
+
+// replayAfter returns a function that applies the last Set of key again,
+// as a client that re-sends a write whose reply it lost would; writes defer
+// it so that it lands after them. The caller holds f.mu.
+func (f *fake) replayAfter(key string) func() {
+	e, ok := f.replay[key]
+	if !ok {
+		return func() {}
+	}
+	delete(f.replay, key)
+	return func() { f.m[key] = e }
 }
 
 func (f *fake) Delete(ctx context.Context, key string) error {
@@ -112,6 +148,7 @@ func (f *fake) Delete(ctx context.Context, key string) error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	defer f.replayAfter(key)()
 	delete(f.m, key)
 	return nil
 }
@@ -137,6 +174,7 @@ func (f *fake) CompareAndSwap(ctx context.Context, key string, old, new []byte, 
 		f.mu.Lock()
 	}
 	defer f.mu.Unlock()
+	defer f.replayAfter(key)()
 	now := time.Now()
 	if present && !f.casIgnoresExpiry && !e.expires.After(now) {
 		present = false
@@ -277,35 +315,61 @@ func TestSuiteCatchesBrokenStores(t *testing.T) {
 	}
 }
 
-// TestRecorder checks the recorder itself: failures, Fatalf, panics and
+// TestRecorder checks the recorder itself: failures, FailNow, panics and
 // parallel subtests are recorded under the right names.
 func TestRecorder(t *testing.T) {
 	r := newRecorder()
+	var reached bool
 	r.Run("", func(t testingT) {
 		t.Run("ok", func(t testingT) {})
-		t.Run("error", func(t testingT) { t.Errorf("e") })
-		t.Run("fatal", func(t testingT) {
-			t.Fatalf("f")
-			t.Errorf("not reached")
+		t.Run("error", func(t testingT) { t.(*recorder).Errorf("e") })
+		t.Run("fail", func(t testingT) { t.Fail() })
+		t.Run("failnow", func(t testingT) {
+			t.FailNow()
+			reached = true
 		})
 		t.Run("panic", func(t testingT) { panic("p") })
 		t.Run("group", func(t testingT) {
 			t.Run("parallel", func(t testingT) {
 				t.Parallel()
 				time.Sleep(10 * time.Millisecond)
-				t.Errorf("late")
+				t.(*recorder).Errorf("late")
 			})
 		})
 	})
-	want := []string{"error", "fatal", "group/parallel", "panic"}
+	want := []string{"error", "group/parallel", "panic"}
 	if got := r.log.Leaves(); strings.Join(got, ",") != strings.Join(want, ",") {
-		t.Errorf("failed leaves = %q, want %q", got, want)
+		t.Errorf("leaves with messages = %q, want %q", got, want)
 	}
-	if !r.log.Failed("group") || r.log.Failed("ok") {
-		t.Errorf("failure propagation wrong: group %v, ok %v", r.log.Failed("group"), r.log.Failed("ok"))
+	for name, failed := range map[string]bool{"group": true, "fail": true, "failnow": true, "ok": false} {
+		if r.log.Failed(name) != failed {
+			t.Errorf("Failed(%q) = %v, want %v", name, !failed, failed)
+		}
 	}
-	if msgs := r.log.messages["fatal"]; len(msgs) != 1 {
-		t.Errorf("fatal recorded %q, want one message", msgs)
+	if reached {
+		t.Error("FailNow did not end the subtest")
+	}
+}
+
+// TestReportGroups checks that the suite reports one line per rule and
+// method, with a count, for a store that ignores the key rules.
+func TestReportGroups(t *testing.T) {
+	t.Parallel()
+	log := runSuite(func(testingT) store.Store { return newFake(bugs{ignoresKeyRules: true}) })
+	lines := log.report.lines()
+	if len(lines) == 0 || len(lines) > 6 {
+		t.Fatalf("report has %d lines, want 1 to 6:%s", len(lines), log.Summary())
+	}
+	for _, method := range []string{"Get", "Set", "Delete", "CompareAndSwap"} {
+		found := false
+		for _, l := range lines {
+			if strings.HasPrefix(l, method+": want ErrInvalidKey: ") && strings.Contains(l, " failures in Keys/Invalid; first: ") {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no line for %s breaking the key rules:%s", method, log.Summary())
+		}
 	}
 }
 
