@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"context"
+	"fmt"
 	"log"
 	"time"
 
@@ -61,4 +62,21 @@ func Example_sentinel() {
 		log.Fatal(err)
 	}
 	_ = s
+}
+
+// New refuses a configuration that would break the store contract, and
+// says why.
+func ExampleNew_refused() {
+	plain := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+	defer plain.Close()
+	_, err := redisstore.New(plain, redisstore.Config{Prefix: "myapp:"})
+	fmt.Println(err)
+
+	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379", ContextTimeoutEnabled: true})
+	defer client.Close()
+	_, err = redisstore.New(client, redisstore.Config{})
+	fmt.Println(err)
+	// Output:
+	// redisstore: client configuration breaks the store contract: set ContextTimeoutEnabled in the client's options, so that a call ends when its context does instead of after ReadTimeout
+	// redisstore: Config.Prefix is empty; name the application in it, e.g. "myapp:"
 }

@@ -272,7 +272,7 @@ func TestScriptCacheFlushed(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t)
 	c := faultClient(t, srv.addr())
-	s, err := redisstore.New(c, redisstore.Config{})
+	s, err := redisstore.New(c, redisstore.Config{Prefix: "script:"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -353,6 +353,31 @@ func TestSentinel(t *testing.T) {
 		return c
 	}
 
+	t.Run("LostReply", func(t *testing.T) {
+		ps := newProxies(t)
+		a := redis.NewFailoverClient(&redis.FailoverOptions{
+			MasterName:            "authkit",
+			SentinelAddrs:         []string{sentinel.addr()},
+			ContextTimeoutEnabled: true,
+			ReadTimeout:           10 * time.Second,
+			Dialer:                ps.dial,
+		})
+		t.Cleanup(func() { a.Close() })
+		sa, err := redisstore.New(a, redisstore.Config{Prefix: "lost:"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sb, err := redisstore.New(failover(false), redisstore.Config{Prefix: "lost:"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, lr := range lostReplies {
+			t.Run(lr.name, func(t *testing.T) {
+				runLostReply(t, ps, sa, sb, lr, "k"+strconv.Itoa(i), "lost:")
+			})
+		}
+	})
+
 	t.Run("Conformance", func(t *testing.T) {
 		c := failover(false)
 		storetest.Run(t, func(t *testing.T) store.Store {
@@ -362,7 +387,7 @@ func TestSentinel(t *testing.T) {
 	})
 
 	t.Run("Verify", func(t *testing.T) {
-		s, err := redisstore.New(failover(false), redisstore.Config{})
+		s, err := redisstore.New(failover(false), redisstore.Config{Prefix: "sentinel:"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -373,7 +398,7 @@ func TestSentinel(t *testing.T) {
 
 	t.Run("ReplicaRefused", func(t *testing.T) {
 		plain := faultClient(t, replica.addr())
-		s, err := redisstore.New(plain, redisstore.Config{})
+		s, err := redisstore.New(plain, redisstore.Config{Prefix: "sentinel:"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -395,7 +420,7 @@ func TestSentinel(t *testing.T) {
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
-		s, err = redisstore.New(failover(true), redisstore.Config{})
+		s, err = redisstore.New(failover(true), redisstore.Config{Prefix: "sentinel:"})
 		if err != nil {
 			t.Fatalf("New(ReplicaOnly failover client) = %v; its options do not show ReplicaOnly, so New should accept it", err)
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -20,15 +21,34 @@ import (
 // see every write that completed before it.
 var ErrReplicaReads = errors.New("redisstore: client reads from replicas")
 
-// Config configures a [Store]. The zero value is valid. A Config must not be
+// ErrUnsafeClient is returned by [New] for a client whose configuration
+// breaks the Store contract in another way: one without
+// ContextTimeoutEnabled, with a client-side cache, or a *redis.Ring. The
+// error says which.
+var ErrUnsafeClient = errors.New("redisstore: client configuration breaks the store contract")
+
+// ErrNoPrefix is returned by [New] when [Config.Prefix] is empty and
+// [Config.InsecureNoPrefix] is not set.
+var ErrNoPrefix = errors.New("redisstore: Config.Prefix is empty; name the application in it, e.g. \"myapp:\"")
+
+// Config configures a [Store]. Prefix is required. A Config must not be
 // changed after it is passed to [New].
 type Config struct {
-	// Prefix is prepended to every key in Redis, so that authkit's keys
-	// ("sess:…", "tok:…") do not collide with others in the same database,
-	// for example "myapp:auth:". It may be any string; keep "{" and "}" out
-	// of it on Redis Cluster, where a hash tag in the prefix would put every
-	// key in one slot, on one node. Default: no prefix.
+	// Prefix is prepended to every key in Redis, and must name the
+	// application, for example "myapp:auth:". authkit's own keys ("sess:…",
+	// "tok:…", "rtf:…") are the same in every application, so two
+	// applications sharing a Redis database without prefixes share their
+	// sessions and tokens: a session of one is accepted by the other, and a
+	// logout in one ends a session in the other. [New] refuses an empty
+	// prefix unless InsecureNoPrefix is set. Keep "{" and "}" out of it on
+	// Redis Cluster, where a hash tag in the prefix would put every key in
+	// one slot, on one node.
 	Prefix string
+
+	// InsecureNoPrefix allows an empty Prefix, for a Redis database that no
+	// other application will ever use. Setting it with a non-empty Prefix
+	// changes nothing.
+	InsecureNoPrefix bool
 }
 
 // Store is a [store.Store] on Redis. It is safe for concurrent use; create
@@ -41,19 +61,47 @@ type Store struct {
 var _ store.Store = (*Store)(nil)
 
 // New returns a Store that keeps its entries in Redis through client. It
-// does no I/O; call [Store.Verify] at startup to check the server.
+// does no I/O; call [Store.Verify] at startup to check the server. New
+// panics if client is nil, and returns an error for a configuration that
+// would break the Store contract:
 //
-// New returns an error wrapping [ErrReplicaReads] for a client set up to
-// read from replicas: a *redis.ClusterClient with ReadOnly, RouteByLatency
-// or RouteRandomly set (which is also what NewFailoverClusterClient makes of
-// ReplicaOnly, RouteByLatency and RouteRandomly). A client of
-// NewFailoverClient with ReplicaOnly does not show it in its options; Verify
-// detects it. New panics if client is nil.
+//   - [ErrNoPrefix] for an empty [Config.Prefix] without
+//     [Config.InsecureNoPrefix];
+//   - [ErrReplicaReads] for a client set up to read from replicas: a
+//     cluster client with ReadOnly, RouteByLatency or RouteRandomly (which is
+//     also what NewFailoverClusterClient makes of ReplicaOnly, RouteByLatency
+//     and RouteRandomly). A client of NewFailoverClient with ReplicaOnly does
+//     not show it in its options; Verify detects it;
+//   - [ErrUnsafeClient] for a client without ContextTimeoutEnabled, whose
+//     calls a stalled Redis holds for ReadTimeout whatever the caller's
+//     deadline (so [store.WithTimeout] could not cut them short); for a
+//     client-side cache (ClientSideCacheConfig or ClientSideCache), which
+//     serves reads that miss other servers' writes; and for a *redis.Ring,
+//     which moves keys to another shard while one is down and so brings old
+//     values back when it returns.
+//
+// The options are read through the client's Options method, as
+// *redis.Client, *redis.ClusterClient and *redis.Ring (and types embedding
+// them) have it; a UniversalClient of another kind is accepted as it is.
 func New(client redis.UniversalClient, cfg Config) (*Store, error) {
 	if client == nil {
 		panic("redisstore: New with a nil client")
 	}
-	if c, ok := client.(*redis.ClusterClient); ok {
+	if cfg.Prefix == "" && !cfg.InsecureNoPrefix {
+		return nil, ErrNoPrefix
+	}
+	if err := checkClient(client); err != nil {
+		return nil, err
+	}
+	return &Store{client: client, prefix: cfg.Prefix}, nil
+}
+
+// checkClient returns the first reason client breaks the Store contract.
+func checkClient(client redis.UniversalClient) error {
+	switch c := client.(type) {
+	case interface{ Options() *redis.RingOptions }:
+		return fmt.Errorf("%w: a *redis.Ring moves keys to another shard while one is down, and brings the old values back when it returns; use a single server, Sentinel or Cluster", ErrUnsafeClient)
+	case interface{ Options() *redis.ClusterOptions }:
 		o := c.Options()
 		var opts []string
 		if o.ReadOnly {
@@ -66,26 +114,54 @@ func New(client redis.UniversalClient, cfg Config) (*Store, error) {
 			opts = append(opts, "RouteRandomly")
 		}
 		if len(opts) > 0 {
-			return nil, fmt.Errorf("%w: cluster client has %s set", ErrReplicaReads, strings.Join(opts, ", "))
+			return fmt.Errorf("%w: cluster client has %s set", ErrReplicaReads, strings.Join(opts, ", "))
+		}
+		if !o.ContextTimeoutEnabled {
+			return errNoContextTimeout
+		}
+	case interface{ Options() *redis.Options }:
+		o := c.Options()
+		if !o.ContextTimeoutEnabled {
+			return errNoContextTimeout
+		}
+		if o.ClientSideCacheConfig != nil || o.ClientSideCache != nil {
+			return fmt.Errorf("%w: client-side caching serves reads that miss writes made through other clients; turn it off", ErrUnsafeClient)
 		}
 	}
-	return &Store{client: client, prefix: cfg.Prefix}, nil
+	return nil
 }
+
+var errNoContextTimeout = fmt.Errorf("%w: set ContextTimeoutEnabled in the client's options, so that a call ends when its context does instead of after ReadTimeout", ErrUnsafeClient)
 
 // wrap prefixes err with the operation, keeping it matchable with errors.Is.
 func wrap(op string, err error) error {
 	return fmt.Errorf("redisstore: %s: %w", op, err)
 }
 
-// wrapCtx is wrap for errors after I/O. When ctx is done by then, the error
-// also matches ctx.Err(): go-redis reports a passed deadline as a network
-// timeout, and callers should see context.DeadlineExceeded whichever way
-// the deadline struck.
+// wrapCtx is wrap for errors after I/O. When the context caused the error,
+// the result also matches the context's error. go-redis turns a context
+// deadline into a deadline on the connection, so the error it reports is
+// the network's "i/o timeout", sometimes before the context itself has
+// noticed that its deadline passed: a timeout at or after the deadline is
+// the deadline's doing too.
 func wrapCtx(ctx context.Context, op string, err error) error {
-	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+	cerr := ctx.Err()
+	if cerr == nil && isTimeout(err) {
+		if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+			cerr = context.DeadlineExceeded
+		}
+	}
+	if cerr != nil && !errors.Is(err, cerr) {
 		return fmt.Errorf("redisstore: %s: %w: %w", op, err, cerr)
 	}
 	return wrap(op, err)
+}
+
+// isTimeout reports whether err is a network timeout or go-redis's wait for
+// a pooled connection running out.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout() || errors.Is(err, redis.ErrPoolTimeout)
 }
 
 // pxat returns t as the Unix milliseconds PXAT takes. t is after now, so
@@ -98,15 +174,32 @@ func pxat(t time.Time) int64 {
 	return t.UnixMilli()
 }
 
-// noRetry marks a command go-redis must not retry after an error. go-redis
-// retries a command whose reply was lost (a broken connection, a read
-// timeout); a retried SET NX or compare-and-swap script would then find its
-// own write and report false for a swap that happened. With noRetry the
-// caller gets the error instead, which the Store contract allows: after an
-// error from a write, whether it happened is unknown.
+// noRetry marks a command go-redis must not send again after an error.
+// go-redis re-sends a command whose reply was lost (a broken connection, a
+// read timeout); for a write that is wrong: the first copy may have been
+// applied, and the second, arriving after another client's write, would
+// undo that write (a revoked session would come back). A re-sent SET NX or
+// compare-and-swap script would also find its own write and report false
+// for a swap that happened. With noRetry the caller gets the error instead,
+// as the Store contract requires: after an error from a write, whether it
+// happened is unknown. Every write the Store makes is sent as a noRetry
+// command; reads keep the client's retries.
+//
+// go-redis honours NoRetry in its own retry loops: a *redis.Client's
+// (single server and Sentinel failover clients alike) and a
+// *redis.ClusterClient's, which still follows MOVED and ASK redirects (the
+// node that answers with one did not run the command) and re-routes a
+// command refused with READONLY or by a closed client (not run either).
 type noRetry struct{ *redis.Cmd }
 
 func (noRetry) NoRetry() bool { return true }
+
+// write sends a write command, never re-sent by go-redis.
+func (s *Store) write(ctx context.Context, args ...any) *redis.Cmd {
+	cmd := redis.NewCmd(ctx, args...)
+	_ = s.client.Process(ctx, noRetry{cmd})
+	return cmd
+}
 
 // Get implements [store.Store] with GET.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
@@ -127,7 +220,9 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 }
 
 // Set implements [store.Store] with SET key value PXAT, or DEL when
-// expiresAt is at or before now. Expiry has millisecond precision.
+// expiresAt is at or before now. Expiry has millisecond precision. After a
+// lost reply Set returns the error and does not send the write again (see
+// the package documentation, "Network faults").
 func (s *Store) Set(ctx context.Context, key string, value []byte, expiresAt time.Time) error {
 	if err := store.CheckKey(key); err != nil {
 		return err
@@ -141,20 +236,19 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, expiresAt tim
 	if err := ctx.Err(); err != nil {
 		return wrap("set", err)
 	}
+	var err error
 	if !expiresAt.After(time.Now()) {
-		if err := s.client.Del(ctx, s.prefix+key).Err(); err != nil {
-			return wrapCtx(ctx, "set", err)
-		}
-		return nil
+		err = s.write(ctx, "del", s.prefix+key).Err()
+	} else {
+		err = s.write(ctx, "set", s.prefix+key, value, "pxat", pxat(expiresAt)).Err()
 	}
-	cmd := redis.NewStatusCmd(ctx, "set", s.prefix+key, value, "pxat", pxat(expiresAt))
-	if err := s.client.Process(ctx, cmd); err != nil {
+	if err != nil {
 		return wrapCtx(ctx, "set", err)
 	}
 	return nil
 }
 
-// Delete implements [store.Store] with DEL.
+// Delete implements [store.Store] with DEL, never sent twice.
 func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := store.CheckKey(key); err != nil {
 		return err
@@ -162,7 +256,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := ctx.Err(); err != nil {
 		return wrap("delete", err)
 	}
-	if err := s.client.Del(ctx, s.prefix+key).Err(); err != nil {
+	if err := s.write(ctx, "del", s.prefix+key).Err(); err != nil {
 		return wrapCtx(ctx, "delete", err)
 	}
 	return nil
@@ -221,8 +315,7 @@ func (s *Store) CompareAndSwap(ctx context.Context, key string, old, new []byte,
 			}
 			return n == 0, nil
 		}
-		cmd := redis.NewCmd(ctx, "set", k, new, "pxat", ms, "nx")
-		err := s.client.Process(ctx, noRetry{cmd})
+		err := s.write(ctx, "set", k, new, "pxat", ms, "nx").Err()
 		if errors.Is(err, redis.Nil) {
 			return false, nil
 		}
@@ -232,11 +325,13 @@ func (s *Store) CompareAndSwap(ctx context.Context, key string, old, new []byte,
 		return true, nil
 	}
 
-	cmd := redis.NewCmd(ctx, "evalsha", casSHA, "1", k, old, new, ms)
-	err := s.client.Process(ctx, noRetry{cmd})
+	cmd := s.write(ctx, "evalsha", casSHA, "1", k, old, new, ms)
+	err := cmd.Err()
 	if err != nil && (errors.Is(err, redis.ErrNoScript) || redis.HasErrorPrefix(err, "NOSCRIPT")) {
-		cmd = redis.NewCmd(ctx, "eval", casSource, "1", k, old, new, ms)
-		err = s.client.Process(ctx, noRetry{cmd})
+		// The server did not run the script: sending it in full is not a
+		// re-send.
+		cmd = s.write(ctx, "eval", casSource, "1", k, old, new, ms)
+		err = cmd.Err()
 	}
 	if err != nil {
 		return false, wrapCtx(ctx, "compare and swap", err)
