@@ -2,6 +2,7 @@ package oidc_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -108,9 +109,20 @@ func TestSubjectHook(t *testing.T) {
 		}
 	})
 	b := e.browser()
+	if r := b.get("/idtoken"); r.status != http.StatusConflict || !strings.Contains(r.body, oidc.ErrNotSignedIn.Error()) {
+		t.Fatalf("IDToken before sign-in: %d %q", r.status, r.body)
+	}
 	b.signIn(alice, "/")
 	if got := b.me(); got != "user-42" {
 		t.Fatalf("session subject %q, want the hook's user-42", got)
+	}
+	var later oidc.IDToken
+	if r := b.get("/idtoken"); r.status != http.StatusOK || json.Unmarshal([]byte(r.body), &later) != nil {
+		t.Fatalf("IDToken: %d %q", r.status, r.body)
+	}
+	if later.Subject != seen.Subject || later.Issuer != seen.Issuer || later.SessionID != seen.SessionID ||
+		later.Email != seen.Email || !later.Expiry.Equal(seen.Expiry) || later.KeyID != seen.KeyID || later.Algorithm != "RS256" {
+		t.Errorf("IDToken later %+v, want what the hook saw %+v", later, seen)
 	}
 	if seen.Issuer != e.idp.Issuer() || seen.Subject != alice.Subject || seen.Email != alice.Email ||
 		!seen.EmailVerified || seen.Name != alice.Name || seen.SessionID == "" || seen.Provider != "idp" {

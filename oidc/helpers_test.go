@@ -2,6 +2,7 @@ package oidc_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -130,6 +131,14 @@ func newEnv(t *testing.T, change ...func(*envConfig)) *env {
 		if err := e.sessions.Login(r.Context(), r.FormValue("subject")); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 		}
+	})
+	mux.HandleFunc("GET /idtoken", func(w http.ResponseWriter, r *http.Request) {
+		t, err := e.rp.IDToken(r.Context())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusConflict)
+			return
+		}
+		json.NewEncoder(w).Encode(t)
 	})
 	mux.HandleFunc("GET /token", func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()

@@ -197,3 +197,62 @@ func tokenHash(alg, token string) (string, bool) {
 	sum := h.Sum(nil)
 	return base64.RawURLEncoding.EncodeToString(sum[:len(sum)/2]), true
 }
+
+// IDToken returns the ID token the request's session (ctx from a request
+// behind the session Middleware) was signed in with — or the latest one,
+// when a refresh brought a new one — decoded from the session's encrypted
+// grant record. It was verified when it arrived and is not verified again:
+// it may have expired since, which says nothing about the session. It
+// returns ErrNotSignedIn, ErrNoTokens when the record is gone or
+// unreadable, or a store error.
+func (rp *RelyingParty) IDToken(ctx context.Context) (*IDToken, error) {
+	l, err := rp.sessionLink(ctx)
+	if err != nil {
+		return nil, err
+	}
+	g, _, _, err := rp.loadGrant(ctx, l)
+	if err != nil {
+		return nil, err
+	}
+	return decodeIDToken(g.Provider, g.IDToken)
+}
+
+// decodeIDToken reads a compact JWS that was verified before, without
+// checking it again.
+func decodeIDToken(provider, raw string) (*IDToken, error) {
+	h, rest, _ := strings.Cut(raw, ".")
+	payload, _, _ := strings.Cut(rest, ".")
+	hb, err1 := base64.RawURLEncoding.DecodeString(h)
+	pb, err2 := base64.RawURLEncoding.DecodeString(payload)
+	var head struct {
+		Alg string `json:"alg"`
+		Kid string `json:"kid"`
+	}
+	var c map[string]any
+	if err1 != nil || err2 != nil || json.Unmarshal(hb, &head) != nil || json.Unmarshal(pb, &c) != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNoTokens, errGrant)
+	}
+	t := &IDToken{Provider: provider, Claims: c, Algorithm: head.Alg, KeyID: head.Kid}
+	t.Issuer, _ = c["iss"].(string)
+	t.Subject, _ = c["sub"].(string)
+	t.SessionID, _ = c["sid"].(string)
+	switch a := c["aud"].(type) {
+	case string:
+		t.Audience = []string{a}
+	case []any:
+		for _, x := range a {
+			if s, ok := x.(string); ok {
+				t.Audience = append(t.Audience, s)
+			}
+		}
+	}
+	for name, dst := range map[string]*time.Time{"exp": &t.Expiry, "iat": &t.IssuedAt, "auth_time": &t.AuthTime} {
+		if f, ok := c[name].(float64); ok && f > 0 {
+			*dst = time.UnixMilli(int64(f * 1000))
+		}
+	}
+	t.Email, _ = c["email"].(string)
+	t.EmailVerified, _ = c["email_verified"].(bool)
+	t.Name, _ = c["name"].(string)
+	return t, nil
+}
