@@ -65,6 +65,13 @@ type config struct {
 	TrustedProxies []netip.Prefix
 	// SeedDemoUser creates the user "demo" with a legacy bcrypt hash.
 	SeedDemoUser bool
+	// PublicURL is the demo's origin as browsers reach it
+	// ("http://127.0.0.1:8080"). The SSO panel needs it for its redirect
+	// URI; empty turns the panel off.
+	PublicURL string
+	// SSO names a real OpenID provider for the SSO panel; the zero value
+	// runs a local stand-in provider in this process.
+	SSO ssoConfig
 	// AccountAttempts and IPAttempts are the password attempts allowed per
 	// ThrottleWindow for one account and for one client IP. Zero means 10,
 	// 100 and 15 minutes.
@@ -92,6 +99,7 @@ type server struct {
 	issuer   *jwt.Issuer
 	jwts     *jwt.Verifier
 	pairs    *jwt.Pairs // access JWTs with their refresh tokens, in refreshCookie
+	sso      *sso       // the SSO panel; nil without config.PublicURL
 
 	codec         *cookie.Codec
 	demoCookie    cookie.Template
@@ -216,6 +224,11 @@ func newServer(cfg config) (*server, error) {
 	if s.pages, err = parsePages(); err != nil {
 		return nil, err
 	}
+	if cfg.PublicURL != "" {
+		if s.sso, err = newSSO(s, cfg.PublicURL, cfg.SSO, events); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.SeedDemoUser {
 		if err := s.seed(context.Background()); err != nil {
 			return nil, fmt.Errorf("demo: seeding the demo user: %w", err)
@@ -227,9 +240,14 @@ func newServer(cfg config) (*server, error) {
 
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
-// Close releases what the server holds (nothing yet beyond its store, which
-// belongs to the caller).
-func (s *server) Close() error { return nil }
+// Close releases what the server holds beyond its store, which belongs to
+// the caller: the SSO panel's stand-in provider.
+func (s *server) Close() error {
+	if s.sso != nil {
+		s.sso.close()
+	}
+	return nil
+}
 
 func (s *server) seed(ctx context.Context) error {
 	err := s.users.create(ctx, user{Name: demoUser, Hash: demoLegacyHash, Version: 1, Created: s.now()})
@@ -280,6 +298,8 @@ func (s *server) routes() http.Handler {
 	mux.Handle("POST /api/jwt/logout", api.Require(s.jwts)(http.HandlerFunc(s.apiJWTLogout)))
 	mux.Handle("GET /.well-known/jwks.json", s.keys.JWKSHandler(0))
 	mux.Handle("GET /api/me", api.Require(s.sessions, s.tokens, s.jwts)(http.HandlerFunc(s.apiMe)))
+
+	s.ssoRoutes(mux)
 
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(s.crossOriginDenied))

@@ -93,6 +93,7 @@ type page struct {
 	Cookie  cookieView
 	Session sessionView
 	Events  []authkit.Event
+	SSO     *ssoView // nil when sign-in with SSO is off
 	// Devices page only.
 	Sessions []session.Info
 	Families []token.FamilyInfo
@@ -285,6 +286,7 @@ func (s *server) index(w http.ResponseWriter, r *http.Request) {
 		}
 		p.Events = s.events.recent(name, 8)
 	}
+	p.SSO = s.ssoView(r)
 	s.render(w, r, "index.html", p)
 }
 

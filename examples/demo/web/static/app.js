@@ -302,6 +302,7 @@
   };
 
   for (const mech of ["token", "jwt"]) {
+    if (!panel(mech)) continue; // a page without the panels
     panel(mech).querySelector(".actions").addEventListener("click", async (ev) => {
       const b = ev.target.closest("button[data-do]");
       if (!b || b.disabled) return;
