@@ -20,6 +20,8 @@
 //     on login.
 //   - store: the key-value contract all state goes through, an in-memory
 //     store, and Redis and SQL stores in store/redisstore and store/sqlstore.
+//   - oidc: "Sign in with your identity provider" (OpenID Connect), ending
+//     in a session.
 //
 // # Cookies, sessions, tokens and JWTs
 //
@@ -56,6 +58,30 @@
 // The same handler can accept all three credentials:
 //
 //	mux.Handle("/api/me", authkit.Require(sessions, tokens, jwts)(me))
+//
+// # Single sign-on with OpenID Connect
+//
+// Single sign-on moves the question "who is this?" to another server: the
+// identity provider (Google, Microsoft, Okta, Keycloak, a company's own)
+// checks the user and vouches for them with an ID token — a JWT the provider
+// signs. OpenID Connect is the protocol; OAuth 2.0 underneath carries it.
+// It is not a fifth kind of credential but a way to log in: the oidc package
+// sends the browser to the provider, takes the code it brings back,
+// exchanges it for the ID token server to server, verifies that token with
+// the jwt package's strict verifier (signature by the provider's published
+// keys, issuer, audience, expiry, and the nonce of this browser's sign-in),
+// and then logs a session in, exactly as a password check would. From there
+// on the browser holds a session cookie, nothing more: the ID token and any
+// provider tokens the application keeps stay on the server, encrypted.
+//
+// Choose it when users already have an account at a provider the
+// application trusts, or when a company wants one place to grant and
+// withdraw access. The provider's word also ends sessions: its logout can
+// reach the application (back-channel logout) and end the sessions signed
+// in through it. Map the provider's issuer and subject to your own user,
+// never its email. A JWT from a provider used as an API's bearer token is
+// the other case — verify it with a jwt.Verifier on a jwt.RemoteKeySet, with
+// the provider's issuer and your audience.
 //
 // # Sharing sessions across servers
 //
