@@ -11,9 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/authkit/authkit"
 	"github.com/authkit/authkit/internal/binrec"
-	"github.com/authkit/authkit/internal/cas"
 	"github.com/authkit/authkit/internal/index"
 	"github.com/authkit/authkit/store"
 )
@@ -138,71 +136,55 @@ func (m *Manager) member(r *http.Request, key storeKey, created, deadline int64,
 	}
 }
 
-// indexPut adds mem to subject's index, atomically removing replace; with
-// carryTag, mem takes over the tag of the member it replaces.
-func (m *Manager) indexPut(ctx context.Context, subject string, mem index.Member, replace storeKey, carryTag bool) ([]index.Member, error) {
-	return m.index.Update(ctx, subject, func(ms []index.Member) ([]index.Member, error) {
-		mem := mem
-		if i := slices.IndexFunc(ms, func(x index.Member) bool { return x.ID == string(replace) }); i >= 0 && carryTag {
-			if d, err := decodeMemberData(mem.Data); err == nil {
-				d.tag = memberTag(ms[i])
-				mem.Data = appendMemberData(nil, d)
-			}
-		}
-		ms = slices.DeleteFunc(ms, func(x index.Member) bool { return x.ID == mem.ID || x.ID == string(replace) })
-		return append(ms, mem), nil
-	})
+// memberExpiry is the Expires of a session's index member: the latest
+// moment its record can be valid without a further extension — every
+// extension extends the member first. For a remember-me session it is the
+// absolute deadline, since a parallel request may extend the record's idle
+// deadline by the remember-me idle timeout from its own last touch.
+func memberExpiry(rec *record) int64 {
+	if rec.flags&flagRemember != 0 {
+		return rec.absolute
+	}
+	return rec.deadline()
 }
 
-// indexRemove removes key from subject's index.
-func (m *Manager) indexRemove(ctx context.Context, subject string, key storeKey) error {
-	return m.index.Remove(ctx, subject, string(key))
-}
+// errNotListed means a session is not a live member of its subject's
+// index: a revocation is ending it (or an earlier version let its entry
+// lapse), so it must not be extended or renewed.
+var errNotListed = errors.New("session: the session is no longer listed in its subject's index")
 
-// indexTouch updates the deadline and device details of st's session in
-// its subject's index, only if it is still listed: a touch never re-adds a
-// session that a revocation removed.
-func (m *Manager) indexTouch(ctx context.Context, st *state) {
-	d := m.device(st.r)
-	key, deadline := string(st.key), time.UnixMilli(st.rec.deadline())
-	_, err := m.index.Update(ctx, string(st.rec.subject), func(ms []index.Member) ([]index.Member, error) {
-		i := slices.IndexFunc(ms, func(x index.Member) bool { return x.ID == key })
+// refreshMember extends key's member in subject's index to at least
+// expires (Unix ms) and records the device details of r, keeping the
+// member's tag, only while it is live; otherwise it fails with
+// errNotListed. Members left Ending by a failed revocation are ended on
+// the way.
+func (m *Manager) refreshMember(ctx context.Context, r *http.Request, subject string, key storeKey, expires int64) error {
+	d := m.device(r)
+	ending, err := m.index.Update(ctx, subject, func(ms []index.Member) ([]index.Member, error) {
+		i := slices.IndexFunc(ms, func(x index.Member) bool { return x.ID == string(key) })
 		if i < 0 {
-			return nil, cas.ErrNoChange
+			return nil, errNotListed
 		}
 		d := d
 		d.tag = memberTag(ms[i])
-		ms[i].Expires, ms[i].Data = deadline, appendMemberData(nil, d)
+		if e := time.UnixMilli(expires); e.After(ms[i].Expires) {
+			ms[i].Expires = e
+		}
+		ms[i].Data = appendMemberData(nil, d)
 		return ms, nil
 	})
-	if err != nil {
-		m.logger.LogAttrs(ctx, slog.LevelWarn, "session: cannot update the session index", slog.Any("error", err))
-	}
+	m.endLeftovers(ctx, subject, ending)
+	return err
 }
 
-// indexHas reports whether key is a live member of subject's index.
-func (m *Manager) indexHas(ctx context.Context, subject string, key storeKey) (bool, error) {
-	ms, err := m.index.List(ctx, subject)
-	if err != nil {
-		return false, err
+// cleanupIndex removes key from subject's index, logging failures: the
+// session is already ended, so a stale entry is only cosmetic until it
+// expires.
+func (m *Manager) cleanupIndex(ctx context.Context, subject string, key storeKey) {
+	if subject == "" || key == "" {
+		return
 	}
-	return slices.ContainsFunc(ms, func(x index.Member) bool { return x.ID == string(key) }), nil
-}
-
-// endEvicted deletes the sessions the cap pushed out of an index, and
-// removes from the index those it could delete; the others stay there,
-// marked as ending, for a later update to retry.
-func (m *Manager) endEvicted(ctx context.Context, r *http.Request, subject string, evicted []index.Member) {
-	var ended []string
-	for _, x := range evicted {
-		if err := m.store.Delete(ctx, x.ID); err != nil {
-			m.logger.LogAttrs(ctx, slog.LevelError, "session: cannot end a session evicted by MaxPerSubject", slog.Any("error", err))
-			continue
-		}
-		ended = append(ended, x.ID)
-		m.emitRequest(r, authkit.EventRevoke, subject, authkit.ReasonCap)
-	}
-	if err := m.index.Finish(ctx, subject, ended...); err != nil {
+	if err := m.index.Finish(ctx, subject, string(key)); err != nil {
 		m.logger.LogAttrs(ctx, slog.LevelWarn, "session: cannot update the session index", slog.Any("error", err))
 	}
 }
@@ -225,12 +207,12 @@ func (m *Manager) Sessions(ctx context.Context, subject string) ([]Info, error) 
 	}
 	var current storeKey
 	if st, _ := m.stateOf(ctx); st != nil {
-		st.mu.Lock()
+		st.lock()
 		st.load()
 		if st.stored {
 			current = st.key
 		}
-		st.mu.Unlock()
+		st.unlock()
 	}
 	now := m.nowMS()
 	out := make([]Info, 0, len(members))
@@ -243,7 +225,7 @@ func (m *Manager) Sessions(ctx context.Context, subject string) ([]Info, error) 
 			return nil, fmt.Errorf("session: reading a session: %w", err)
 		}
 		var rec record
-		if decodeRecord(raw, &rec, nil) != nil || now >= rec.deadline() || !rec.hasSubject() || string(rec.subject) != subject {
+		if decodeHeader(raw, &rec) != nil || now >= rec.deadline() || !rec.hasSubject() || string(rec.subject) != subject {
 			continue
 		}
 		d, _ := decodeMemberData(x.Data)
@@ -261,111 +243,4 @@ func (m *Manager) Sessions(ctx context.Context, subject string) ([]Info, error) 
 		})
 	}
 	return out, nil
-}
-
-// Revoke is RevokeID.
-//
-// Deprecated: use [Manager.RevokeID]; every package names "end one listed
-// credential by its ID" RevokeID.
-func (m *Manager) Revoke(ctx context.Context, subject, handle string) error {
-	return m.RevokeID(ctx, subject, handle)
-}
-
-// RevokeID ends one of subject's sessions, named by the Handle from
-// [Manager.Sessions]. It returns [ErrNotFound] if the handle does not name a
-// session in subject's index, so a user can only end their own sessions.
-func (m *Manager) RevokeID(ctx context.Context, subject, handle string) error {
-	if len(handle) != idLen || !validID(handle) {
-		return ErrNotFound
-	}
-	key := storeKey(sessionPrefix + handle)
-	ok, err := m.indexHas(ctx, subject, key)
-	if err != nil {
-		return fmt.Errorf("session: reading the session index: %w", err)
-	}
-	if !ok {
-		return ErrNotFound
-	}
-	if err := m.store.Delete(ctx, string(key)); err != nil {
-		return fmt.Errorf("session: deleting session: %w", err)
-	}
-	m.cleanupIndex(ctx, subject, key)
-	m.forgetIfCurrent(ctx, key)
-	m.emitRequest(requestOf(ctx), authkit.EventRevoke, subject, authkit.ReasonID)
-	return nil
-}
-
-// RevokeOthers ends every session of the request's subject except the
-// request's own: "log out my other devices". It returns [ErrNotFound] if the
-// request's session is not logged in.
-func (m *Manager) RevokeOthers(ctx context.Context) error {
-	st, err := m.stateOf(ctx)
-	if err != nil {
-		return err
-	}
-	st.mu.Lock()
-	st.load()
-	loadErr, stored := st.loadErr, st.stored && st.rec.hasSubject()
-	var subject string
-	var key storeKey
-	if stored {
-		subject, key = string(st.rec.subject), st.key
-	}
-	st.mu.Unlock()
-	if loadErr != nil {
-		return loadErr
-	}
-	if !stored {
-		return fmt.Errorf("%w: the request's session is not logged in", ErrNotFound)
-	}
-	return m.revokeAll(ctx, subject, key, authkit.ReasonOthers)
-}
-
-// RevokeSubject implements [authkit.Revoker]: it ends every session of
-// subject, for password changes and disabled accounts. It removes the
-// subject's index entries first, then deletes each session record; see
-// [Manager.Login] for a login that races it.
-func (m *Manager) RevokeSubject(ctx context.Context, subject string) error {
-	return m.revokeAll(ctx, subject, "", authkit.ReasonSubject)
-}
-
-func (m *Manager) revokeAll(ctx context.Context, subject string, keep storeKey, reason string) error {
-	removed, err := m.index.RemoveAll(ctx, subject, string(keep))
-	if err != nil {
-		return fmt.Errorf("session: revoking sessions: %w", err)
-	}
-	var errs []error
-	for _, x := range removed {
-		if err := m.store.Delete(ctx, x.ID); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		m.forgetIfCurrent(ctx, storeKey(x.ID))
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("session: revoking sessions: %w", errors.Join(errs...))
-	}
-	m.emitRequest(requestOf(ctx), authkit.EventRevoke, subject, reason)
-	return nil
-}
-
-// forgetIfCurrent makes the request of ctx anonymous if its session is key.
-func (m *Manager) forgetIfCurrent(ctx context.Context, key storeKey) {
-	st, _ := m.stateOf(ctx)
-	if st == nil {
-		return
-	}
-	st.mu.Lock()
-	if st.stored && st.key == key {
-		st.forget(true)
-	}
-	st.mu.Unlock()
-}
-
-// requestOf returns the request of a context from the Middleware, or nil.
-func requestOf(ctx context.Context) *http.Request {
-	if st := fromContext(ctx); st != nil {
-		return st.r
-	}
-	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"time"
 
@@ -34,7 +33,8 @@ func (m *Manager) stateOf(ctx context.Context) (*state, error) {
 //     responses would overwrite the new one); [Set] on such a request fails
 //     with [ErrEnded], and changes from requests that loaded the old session
 //     before the login are dropped and logged, never moved to the new
-//     session — the old ID may be an attacker's;
+//     session — the old ID may be an attacker's. A [Manager.Logout] of the
+//     old ID in that minute ends the new session too;
 //   - stores the data under a new ID — kept, with the request's pending
 //     changes, unless the session belonged to a different subject, in which
 //     case the new session starts empty;
@@ -43,20 +43,21 @@ func (m *Manager) stateOf(ctx context.Context) (*state, error) {
 //     subject's index — logging out the oldest sessions beyond
 //     [Config.MaxPerSubject] — and sends the new ID to the client.
 //
-// The index entry is written before the session record and checked after
-// it, so every live session of a subject is in its index: a Login racing
-// [Manager.RevokeSubject] either ends before the revocation reads the index
-// (and is revoked by it), or is refused with [ErrEnded], or writes its index
-// entry after the revocation (and survives it, as a login just after the
-// revocation would). Applications that must refuse a login whose password
-// check happened before a password change should compare a credential
-// version after Login.
+// The index entry is written before the session record, and the record is
+// created only if its key is absent, so every live session of a subject is
+// in its index: a Login racing [Manager.RevokeSubject] either adds its
+// entry before the revocation takes the index (and then fails with
+// [ErrEnded], handing nothing out), or after it (and survives it, as a
+// login just after the revocation would). Applications that must refuse a
+// login whose password check happened before a password change should
+// compare a credential version after Login.
 //
 // Login fails with [ErrCommitted] after the response started, with
 // [ErrCrossOrigin] on a cross-origin unsafe request, with [ErrInvalidKey] for
-// a subject that is empty or longer than [MaxSubjectLen] bytes, and with the
-// store's error; when it fails after ending the old ID the request is left
-// anonymous.
+// a subject that is empty or longer than [MaxSubjectLen] bytes, with
+// [ErrTooLarge] when the session with the request's changes would exceed
+// [Config.MaxSize] (nothing is changed), and with the store's error; when
+// it fails after ending the old ID the request is left anonymous.
 func (m *Manager) Login(ctx context.Context, subject string) error {
 	if len(subject) == 0 || len(subject) > MaxSubjectLen {
 		return fmt.Errorf("%w: subject must be 1..%d bytes", ErrInvalidKey, MaxSubjectLen)
@@ -65,7 +66,7 @@ func (m *Manager) Login(ctx context.Context, subject string) error {
 		if st.crossOriginBlocked() {
 			return ErrCrossOrigin
 		}
-		return st.renew(ctx, subject, true)
+		return st.login(ctx, subject)
 	})
 }
 
@@ -76,8 +77,8 @@ func (m *Manager) withLoaded(ctx context.Context, op string, fn func(st *state) 
 	if err != nil {
 		return err
 	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
+	st.lock()
+	defer st.unlock()
 	if st.done || st.headersSent {
 		return st.late(op)
 	}
@@ -89,211 +90,122 @@ func (m *Manager) withLoaded(ctx context.Context, op string, fn func(st *state) 
 }
 
 // RenewID gives the request's session a new ID, keeping its data, subject,
-// AuthTime and deadlines, and ends the old ID at once. Call it when the
+// AuthTime, tag and deadlines, and ends the old ID at once. Call it when the
 // session's privileges change (a role granted, a sudo mode entered). On a
 // request without a stored session it does nothing: a new session gets a
 // fresh ID anyway. It fails with [ErrCommitted] after the response started
-// and with [ErrEnded] if the session ended concurrently.
+// and with [ErrEnded] if the session ended or was revoked concurrently;
+// renewing never brings back a session that a revocation is ending.
 func (m *Manager) RenewID(ctx context.Context) error {
 	return m.withLoaded(ctx, "RenewID", func(st *state) error {
 		if !st.stored {
 			return nil
 		}
-		return st.renew(ctx, "", false)
+		return st.renewID(ctx)
 	})
-}
-
-// takeRecord replaces the record under key with a tombstone (see
-// tombstone) and returns what it held at that moment: nil if it was already
-// gone, with renewed set when a tombstone was there (a parallel request
-// renewed the ID first). The CompareAndSwap loop makes the read and the
-// replacement one atomic step, so no concurrent save lands in between and is
-// lost.
-func (m *Manager) takeRecord(ctx context.Context, key storeKey) (taken []byte, renewed bool, err error) {
-	err = cas.Update(ctx, m.store, string(key), cas.Policy{}, func(cur []byte) ([]byte, time.Time, error) {
-		taken, renewed = nil, isTombstone(cur)
-		if len(cur) == 0 || renewed || isRevoked(cur) {
-			return nil, time.Time{}, cas.ErrNoChange
-		}
-		taken = cur
-		return tombstone, m.now().Add(renewGrace), nil
-	})
-	return taken, renewed, err
-}
-
-// renew moves the session to a new ID: for Login (login set) bound to
-// subject, otherwise keeping everything. The caller holds st.mu and has
-// checked that headers can still be sent.
-func (st *state) renew(ctx context.Context, subject string, login bool) error {
-	m := st.m
-	ctx = context.WithoutCancel(ctx)
-	now := m.nowMS()
-
-	// 1. End the old ID, capturing its latest record.
-	var base record
-	var oldKey storeKey
-	var oldSubject string
-	var renewedElsewhere bool
-	if st.stored {
-		oldKey = st.key
-		if st.rec.hasSubject() {
-			oldSubject = string(st.rec.subject)
-		}
-		old, renewed, err := m.takeRecord(ctx, oldKey)
-		renewedElsewhere = renewed
-		if err != nil {
-			return fmt.Errorf("session: ending the old session ID: %w", err)
-		}
-		if old != nil {
-			if err := decodeRecord(old, &base, nil); err != nil || now >= base.deadline() {
-				base = record{}
-			}
-		}
-		if base.hasSubject() {
-			oldSubject = string(base.subject)
-		}
-	}
-
-	// 2. Build the new record.
-	var rec record
-	if login {
-		remember := base.flags&flagRemember != 0
-		if st.remember != 0 {
-			remember = st.remember > 0
-		}
-		rec = record{flags: flagSubject, created: now, touched: now, authTime: now, subject: []byte(subject)}
-		m.applyRemember(&rec, remember)
-		if !base.hasSubject() || string(base.subject) == subject {
-			rec.entries = base.entries
-		}
-	} else {
-		if base.created == 0 {
-			m.cleanupIndex(ctx, oldSubject, oldKey)
-			// A parallel request that renewed the ID first has sent the new
-			// cookie; deleting the cookie here could overwrite it.
-			st.forget(!renewedElsewhere)
-			return ErrEnded
-		}
-		rec = base
-		rec.touched = now
-		if st.remember != 0 {
-			m.applyRemember(&rec, st.remember > 0)
-		}
-		subject = oldSubject
-	}
-	rec.entries = applyOps(nil, rec.entries, st.ops)
-	enc := appendRecord(make([]byte, 0, encodedLen(&rec)), &rec)
-	if len(enc) > m.cfg.MaxSize {
-		m.cleanupIndex(ctx, oldSubject, oldKey)
-		st.forget(true)
-		return fmt.Errorf("%w: %d bytes, over %d", ErrTooLarge, len(enc), m.cfg.MaxSize)
-	}
-	if now >= rec.deadline() {
-		m.cleanupIndex(ctx, oldSubject, oldKey)
-		st.forget(true)
-		return ErrEnded
-	}
-	id := newID()
-	key := id.key()
-	deadline := time.UnixMilli(rec.deadline())
-
-	// 3. Index first, replacing the old ID when the subject is the same, so
-	// the index lists the live ID at every moment.
-	if subject != "" {
-		replace := storeKey("")
-		if oldSubject == subject {
-			replace = oldKey
-		}
-		mem := m.member(st.r, key, rec.created, rec.deadline(), st.tag)
-		evicted, err := m.indexPut(ctx, subject, mem, replace, !login && !st.tagSet)
-		if err != nil {
-			m.cleanupIndex(ctx, oldSubject, oldKey)
-			st.forget(true)
-			return fmt.Errorf("session: recording the session in the index: %w", err)
-		}
-		m.endEvicted(ctx, st.r, subject, evicted)
-	}
-
-	// 4. The record.
-	if err := m.store.Set(ctx, string(key), enc, deadline); err != nil {
-		if subject != "" {
-			_ = m.indexRemove(ctx, subject, key)
-		}
-		m.cleanupIndex(ctx, oldSubject, oldKey)
-		st.forget(true)
-		return fmt.Errorf("session: storing the session: %w", err)
-	}
-
-	// 5. A revocation that removed the index entry between 3 and 4 did not
-	// see the record: honour it.
-	if subject != "" {
-		ok, err := m.indexHas(ctx, subject, key)
-		if err != nil {
-			m.logger.LogAttrs(ctx, slog.LevelWarn, "session: cannot re-read the session index after login", slog.Any("error", err))
-		} else if !ok {
-			_ = m.store.Delete(ctx, string(key))
-			m.cleanupIndex(ctx, oldSubject, oldKey)
-			st.forget(true)
-			return fmt.Errorf("%w: the subject's sessions were revoked during login", ErrEnded)
-		}
-	}
-
-	// 6. The old ID leaves its subject's index, if the replace did not do it.
-	if oldSubject != "" && oldSubject != subject {
-		m.cleanupIndex(ctx, oldSubject, oldKey)
-	}
-	st.adopt(id, key, enc)
-	if login {
-		m.emitRequest(st.r, authkit.EventLogin, subject, "")
-	} else {
-		m.emitRequest(st.r, authkit.EventRenew, subject, "")
-	}
-	return nil
-}
-
-// cleanupIndex removes key from subject's index, logging failures: the
-// record is already gone, so a stale entry is only cosmetic until it expires.
-func (m *Manager) cleanupIndex(ctx context.Context, subject string, key storeKey) {
-	if subject == "" || key == "" {
-		return
-	}
-	if err := m.indexRemove(ctx, subject, key); err != nil {
-		m.logger.LogAttrs(ctx, slog.LevelWarn, "session: cannot update the session index", slog.Any("error", err))
-	}
 }
 
 // Logout ends the request's session: its record is deleted from the store
 // (every copy of the cookie stops working at once) and from its subject's
-// index, and the client is told to drop the cookie. Later [Set] calls in the
-// same request start a new anonymous session. After the response started
-// the session is still ended server-side; only the cookie is left behind,
-// and it is refused as unknown from then on. Without a session it does
+// index, and the client is told to drop the cookie. If a parallel request
+// renewed the session's ID meanwhile ([Manager.Login], [Manager.RenewID]),
+// the new ID is ended too, whether or not its record exists yet. Later
+// [Set] calls in the same request start a new anonymous session. After the
+// response started the session is still ended server-side; only the cookie
+// is left behind, and it is refused from then on. Without a session it does
 // nothing.
 func (m *Manager) Logout(ctx context.Context) error {
 	st, err := m.stateOf(ctx)
 	if err != nil {
 		return err
 	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
+	st.lock()
+	defer st.unlock()
 	st.load()
 	if st.loadErr != nil {
 		return st.loadErr
 	}
 	if st.stored {
-		wctx := context.WithoutCancel(ctx)
-		if err := m.store.Delete(wctx, string(st.key)); err != nil {
-			return fmt.Errorf("session: deleting session: %w", err)
+		if err := st.end(context.WithoutCancel(ctx)); err != nil {
+			return err
 		}
 		subject := ""
 		if st.rec.hasSubject() {
 			subject = string(st.rec.subject)
-			m.cleanupIndex(wctx, subject, st.key)
 		}
-		m.emitRequest(st.r, authkit.EventLogout, subject, "")
+		st.event(authkit.EventLogout, subject, "")
 	}
 	st.forget(true)
 	return nil
+}
+
+// ended is what ending one session key found there.
+type endedKey struct {
+	subject   string   // the subject of the record deleted, "" if none
+	successor storeKey // the ID it was renewed into, from a tombstone
+	deadline  int64    // the successor's deadline
+}
+
+// end ends the request's session (Logout), and the sessions its ID was
+// renewed into meanwhile.
+func (st *state) end(ctx context.Context) error {
+	m := st.m
+	e, err := swapFrom(ctx, m.store, string(st.key), st.raw, func(cur []byte, known bool) ([]byte, time.Time, endedKey, error) {
+		return endKey(cur, 0)
+	})
+	if err != nil {
+		return fmt.Errorf("session: ending session: %w", err)
+	}
+	if st.rec.hasSubject() {
+		m.cleanupIndex(ctx, string(st.rec.subject), st.key)
+	}
+	for range maxRenewalChain {
+		if e.successor == "" {
+			return nil
+		}
+		key, deadline := e.successor, e.deadline
+		e, err = cas.Do(ctx, m.store, string(key), cas.Policy{}, func(cur []byte) ([]byte, time.Time, endedKey, error) {
+			return endKey(cur, deadline)
+		})
+		if err != nil {
+			return fmt.Errorf("session: ending the renewed session: %w", err)
+		}
+		if e.subject != "" {
+			m.cleanupIndex(ctx, e.subject, key)
+		}
+	}
+	return nil
+}
+
+// maxRenewalChain bounds how many renewals Logout follows: each takes a
+// request, so more than a few during one Logout is not a browser's doing.
+const maxRenewalChain = 8
+
+// endKey is one attempt to end the session whose key holds cur: a record
+// is deleted (a record, once read, can never be created again, since only
+// its creator creates it), a tombstone names the session to end next, and
+// an absent key — a successor whose renewal has not created it yet — gets
+// the revoked marker until deadline, so that creation fails. deadline is
+// zero for the request's own key, which is never recreated.
+func endKey(cur []byte, deadline int64) ([]byte, time.Time, endedKey, error) {
+	var e endedKey
+	switch {
+	case isRevoked(cur):
+		return nil, time.Time{}, e, cas.ErrNoChange
+	case len(cur) == 0:
+		if deadline == 0 {
+			return nil, time.Time{}, e, cas.ErrNoChange
+		}
+		return revokedMarker, time.UnixMilli(deadline), e, nil
+	case isTombstone(cur):
+		e.successor, e.deadline, _ = decodeTombstone(cur)
+		return nil, time.Time{}, e, cas.ErrNoChange
+	}
+	var rec record
+	if decodeHeader(cur, &rec) == nil && rec.hasSubject() {
+		e.subject = string(rec.subject)
+	}
+	return nil, time.Time{}, e, nil
 }
 
 // RememberMe chooses whether the request's session survives a browser
@@ -333,8 +245,8 @@ func UseHeader(ctx context.Context) error {
 	if st.m.header == "" {
 		return errNoHeader
 	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
+	st.lock()
+	defer st.unlock()
 	if st.done || st.headersSent {
 		return st.late("UseHeader")
 	}
@@ -351,39 +263,75 @@ func UseHeader(ctx context.Context) error {
 // or an anonymous one; an error wrapping authkit.ErrInvalidCredentials when
 // it carries a session ID that is malformed, duplicated, unknown, expired or
 // revoked — such a request is anonymous, nothing is written, and the client
-// is told to drop the cookie; and another error when the store cannot be
-// read.
+// is told to drop the cookie (except a duplicated one: see
+// [Config.Cookie]); and another error when the store cannot be read.
 //
 // Behind [Manager.Middleware] it shares the request's session (one store
-// read). Without the Middleware it reads the session on its own, applies the
-// cross-origin check to unsafe cookie requests (refusing them as invalid
-// credentials), but cannot extend the idle deadline: put the Middleware in
-// front, or active sessions expire after IdleTimeout.
+// read). Without the Middleware it reads the session on its own (one store
+// read, a few small allocations), applies the cross-origin check to unsafe
+// cookie requests (refusing them as invalid credentials), but cannot extend
+// the idle deadline: put the Middleware in front, or active sessions expire
+// after IdleTimeout.
 func (m *Manager) Authenticate(r *http.Request) (*authkit.Identity, error) {
 	st := fromContext(r.Context())
 	if st == nil || st.m != m {
-		st = &state{m: m}
-		st.readCredential(r)
-		if st.crossOriginRefused(r) {
-			return nil, fmt.Errorf("%w: session: cross-origin request", authkit.ErrInvalidCredentials)
-		}
+		return m.authenticate(r)
 	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
+	st.lock()
+	defer st.unlock()
 	st.load()
 	if st.loadErr != nil {
 		return nil, st.loadErr
 	}
 	if !st.stored || !st.rec.hasSubject() {
 		if st.invalid != "" {
-			return nil, fmt.Errorf("%w: session %s", authkit.ErrInvalidCredentials, st.invalid)
+			return nil, invalidSession(st.invalid)
 		}
 		return nil, authkit.ErrNoCredentials
 	}
+	return identity(&st.rec), nil
+}
+
+// authenticate is Authenticate for a request outside the Middleware: the
+// same checks, without a request state.
+func (m *Manager) authenticate(r *http.Request) (*authkit.Identity, error) {
+	c := m.readCredential(r)
+	if !c.present {
+		return nil, authkit.ErrNoCredentials
+	}
+	if m.csrfRefused(r, c) {
+		return nil, fmt.Errorf("%w: session: cross-origin request", authkit.ErrInvalidCredentials)
+	}
+	reason := c.credBad
+	var rec record
+	if reason == "" {
+		key := sessionID(c.cred).key()
+		raw, err := m.store.Get(r.Context(), string(key))
+		if reason, err = m.readRecord(r.Context(), key, raw, err, &rec, nil, false); err != nil {
+			return nil, err
+		}
+	}
+	switch {
+	case reason == reasonRenewed:
+		return nil, invalidSession(reason)
+	case reason != "":
+		m.emitRequest(r, authkit.EventRejected, "", reason)
+		return nil, invalidSession(reason)
+	case !rec.hasSubject():
+		return nil, authkit.ErrNoCredentials
+	}
+	return identity(&rec), nil
+}
+
+func invalidSession(reason string) error {
+	return fmt.Errorf("%w: session %s", authkit.ErrInvalidCredentials, reason)
+}
+
+func identity(rec *record) *authkit.Identity {
 	return &authkit.Identity{
-		Subject:  string(st.rec.subject),
+		Subject:  string(rec.subject),
 		Method:   authkit.MethodSession,
-		AuthTime: time.UnixMilli(st.rec.authTime),
-		Expires:  time.UnixMilli(st.rec.deadline()),
-	}, nil
+		AuthTime: time.UnixMilli(rec.authTime),
+		Expires:  time.UnixMilli(rec.deadline()),
+	}
 }

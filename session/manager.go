@@ -17,10 +17,13 @@ import (
 
 // Defaults used for zero [Config] fields.
 const (
-	DefaultCookieName          = "__Host-session"
-	DefaultIdleTimeout         = 30 * time.Minute
-	DefaultLifetime            = 24 * time.Hour
-	DefaultIdleRefresh         = 0.1
+	DefaultCookieName  = "__Host-session"
+	DefaultIdleTimeout = 30 * time.Minute
+	DefaultLifetime    = 24 * time.Hour
+	DefaultIdleRefresh = 0.1
+	// MaxIdleRefresh is the largest IdleRefresh used; larger values are
+	// treated as it (see Config.IdleRefresh).
+	MaxIdleRefresh             = 0.5
 	DefaultRememberIdleTimeout = 7 * 24 * time.Hour
 	DefaultRememberLifetime    = 30 * 24 * time.Hour
 	DefaultMaxSize             = 16 << 10
@@ -41,15 +44,18 @@ const (
 
 // Config configures a [Manager]. The zero value gives the documented
 // defaults. A Config must not be changed after it is passed to
-// [NewWithConfig]; the Manager keeps its own copy.
+// [New]; the Manager keeps its own copy.
 type Config struct {
 	// Cookie is the template of the session cookie. The zero value means
 	// cookie.New(DefaultCookieName): "__Host-session", Secure, HttpOnly,
-	// SameSite=Lax, Path=/, no Domain. Browsers accept Secure cookies over
-	// http://localhost and http://127.0.0.1, so local development needs no
-	// change. MaxAge and Expires must be zero: the Manager sets Max-Age on
-	// remember-me sessions itself and sends a browser-session cookie
-	// otherwise. The template is validated by NewWithConfig.
+	// SameSite=Lax, Path=/, no Domain. Chrome, Edge and Firefox accept
+	// Secure cookies over http://localhost and http://127.0.0.1, so local
+	// development needs no change; Safari does not (see the package
+	// documentation, "Cookies"). Keep the "__Host-" prefix: without it a
+	// sibling subdomain can plant a second session cookie. MaxAge and
+	// Expires must be zero: the Manager sets Max-Age on remember-me
+	// sessions itself and sends a browser-session cookie otherwise. The
+	// template is validated by New.
 	Cookie cookie.Template
 
 	// Header, when set, is the name of a request and response header that
@@ -86,7 +92,12 @@ type Config struct {
 	// the idle deadline was last extended before a request extends it again
 	// with a store write. Zero means DefaultIdleRefresh (0.1: at most one
 	// write per session every 3 minutes at the default idle timeout). It
-	// must be in (0, 1]. Read-only requests between extensions do not write.
+	// must be in (0, 1]; values above MaxIdleRefresh (0.5) are treated as
+	// 0.5, because at a fraction f a session used once every f×IdleTimeout
+	// — at f = 1, once per timeout, which is already too late — would never
+	// be extended and would end IdleTimeout after it was last extended
+	// however active it is. Read-only requests between extensions do not
+	// write.
 	IdleRefresh float64
 
 	// RememberIdleTimeout and RememberLifetime replace IdleTimeout and
@@ -115,7 +126,7 @@ type Config struct {
 
 	// TrustedOrigins are origins ("https://app.example.com") from which
 	// cross-origin unsafe requests carrying the session cookie are accepted.
-	// NewWithConfig panics on a malformed origin.
+	// New panics on a malformed origin.
 	TrustedOrigins []string
 
 	// InsecureSkipCSRFCheck turns off the cross-origin check on unsafe
@@ -159,7 +170,7 @@ type Config struct {
 }
 
 // Manager manages server-side sessions kept in a [store.Store]. Create one
-// with [New] or [NewWithConfig]; it is safe for concurrent use. Wrap
+// with [New]; it is safe for concurrent use. Wrap
 // handlers with [Manager.Middleware]; use the data API ([Get], [Set],
 // [Delete], [Pop]) and the identity methods ([Manager.Login],
 // [Manager.Logout], [Manager.RenewID]) inside them.
@@ -204,61 +215,8 @@ func New(st store.Store, cfg Config) *Manager {
 	c.TrustedOrigins = append([]string(nil), cfg.TrustedOrigins...)
 	c.TrustedProxies = append([]netip.Prefix(nil), cfg.TrustedProxies...)
 
-	if c.Cookie == (cookie.Template{}) {
-		c.Cookie = cookie.New(DefaultCookieName)
-	}
-	if err := c.Cookie.Validate(); err != nil {
-		panic("session: Config.Cookie: " + err.Error())
-	}
-	if c.Cookie.MaxAge != 0 || !c.Cookie.Expires.IsZero() {
-		panic("session: Config.Cookie must not set MaxAge or Expires")
-	}
-	m.cookie = c.Cookie
-
-	m.vary = "Cookie"
-	if c.Header != "" {
-		if !validHeaderName(c.Header) {
-			panic(fmt.Sprintf("session: Config.Header %q is not a valid header name", c.Header))
-		}
-		m.header = textproto.CanonicalMIMEHeaderKey(c.Header)
-		m.vary = "Cookie, " + m.header
-	}
-
-	dur := func(name string, d *time.Duration, def time.Duration) int64 {
-		if *d == 0 {
-			*d = def
-		}
-		if *d < time.Second || *d > maxDuration {
-			panic(fmt.Sprintf("session: Config.%s %v is outside 1s..400 days", name, *d))
-		}
-		return d.Milliseconds()
-	}
-	m.idle = dur("IdleTimeout", &c.IdleTimeout, DefaultIdleTimeout)
-	m.life = dur("Lifetime", &c.Lifetime, DefaultLifetime)
-	m.rIdle = dur("RememberIdleTimeout", &c.RememberIdleTimeout, DefaultRememberIdleTimeout)
-	m.rLife = dur("RememberLifetime", &c.RememberLifetime, DefaultRememberLifetime)
-
-	if c.IdleRefresh == 0 {
-		c.IdleRefresh = DefaultIdleRefresh
-	}
-	if !(c.IdleRefresh > 0 && c.IdleRefresh <= 1) {
-		panic(fmt.Sprintf("session: Config.IdleRefresh %v is outside (0, 1]", c.IdleRefresh))
-	}
-	if c.MaxSize == 0 {
-		c.MaxSize = DefaultMaxSize
-	}
-	if c.MaxSize < 256 || c.MaxSize > store.MaxValueSize {
-		panic(fmt.Sprintf("session: Config.MaxSize %d is outside 256..%d", c.MaxSize, store.MaxValueSize))
-	}
-	if c.MaxPerSubject == 0 {
-		c.MaxPerSubject = c.MaxSessionsPerUser
-	}
-	if c.MaxPerSubject == 0 {
-		c.MaxPerSubject = DefaultMaxPerSubject
-	}
-	if c.MaxPerSubject < 1 || c.MaxPerSubject > index.MaxMembers {
-		panic(fmt.Sprintf("session: Config.MaxPerSubject %d is outside 1..%d", c.MaxPerSubject, index.MaxMembers))
-	}
+	m.setTransport()
+	m.setLimits()
 
 	m.cop = http.NewCrossOriginProtection()
 	for _, o := range c.TrustedOrigins {
@@ -284,6 +242,72 @@ func New(st store.Store, cfg Config) *Manager {
 	return m
 }
 
+// setTransport validates and fills in the cookie template and the header
+// transport of m.cfg.
+func (m *Manager) setTransport() {
+	c := &m.cfg
+	if c.Cookie == (cookie.Template{}) {
+		c.Cookie = cookie.New(DefaultCookieName)
+	}
+	if err := c.Cookie.Validate(); err != nil {
+		panic("session: Config.Cookie: " + err.Error())
+	}
+	if c.Cookie.MaxAge != 0 || !c.Cookie.Expires.IsZero() {
+		panic("session: Config.Cookie must not set MaxAge or Expires")
+	}
+	m.cookie = c.Cookie
+
+	m.vary = "Cookie"
+	if c.Header != "" {
+		if !validHeaderName(c.Header) {
+			panic(fmt.Sprintf("session: Config.Header %q is not a valid header name", c.Header))
+		}
+		m.header = textproto.CanonicalMIMEHeaderKey(c.Header)
+		m.vary = "Cookie, " + m.header
+	}
+}
+
+// setLimits validates and fills in the durations and sizes of m.cfg.
+func (m *Manager) setLimits() {
+	c := &m.cfg
+	dur := func(name string, d *time.Duration, def time.Duration) int64 {
+		if *d == 0 {
+			*d = def
+		}
+		if *d < time.Second || *d > maxDuration {
+			panic(fmt.Sprintf("session: Config.%s %v is outside 1s..400 days", name, *d))
+		}
+		return d.Milliseconds()
+	}
+	m.idle = dur("IdleTimeout", &c.IdleTimeout, DefaultIdleTimeout)
+	m.life = dur("Lifetime", &c.Lifetime, DefaultLifetime)
+	m.rIdle = dur("RememberIdleTimeout", &c.RememberIdleTimeout, DefaultRememberIdleTimeout)
+	m.rLife = dur("RememberLifetime", &c.RememberLifetime, DefaultRememberLifetime)
+
+	if c.IdleRefresh == 0 {
+		c.IdleRefresh = DefaultIdleRefresh
+	}
+	if !(c.IdleRefresh > 0 && c.IdleRefresh <= 1) {
+		panic(fmt.Sprintf("session: Config.IdleRefresh %v is outside (0, 1]", c.IdleRefresh))
+	}
+	c.IdleRefresh = min(c.IdleRefresh, MaxIdleRefresh)
+	if c.MaxSize == 0 {
+		c.MaxSize = DefaultMaxSize
+	}
+	if c.MaxSize < 256 || c.MaxSize > store.MaxValueSize {
+		panic(fmt.Sprintf("session: Config.MaxSize %d is outside 256..%d", c.MaxSize, store.MaxValueSize))
+	}
+	if c.MaxPerSubject == 0 {
+		c.MaxPerSubject = c.MaxSessionsPerUser
+	}
+	if c.MaxPerSubject == 0 {
+		c.MaxPerSubject = DefaultMaxPerSubject
+	}
+	if c.MaxPerSubject < 1 || c.MaxPerSubject > index.MaxMembers {
+		panic(fmt.Sprintf("session: Config.MaxPerSubject %d is outside 1..%d", c.MaxPerSubject, index.MaxMembers))
+	}
+}
+
 func validHeaderName(s string) bool {
 	if s == "" {
 		return false
@@ -305,27 +329,19 @@ func (m *Manager) refreshAfter(idle int64) int64 {
 	return int64(float64(idle) * m.cfg.IdleRefresh)
 }
 
-func (m *Manager) emit(ctx context.Context, typ authkit.EventType, subject, reason, ip string) {
-	if m.cfg.Events == nil {
-		return
-	}
-	m.cfg.Events(ctx, authkit.Event{
-		Type:     typ,
-		Time:     m.now(),
-		Method:   authkit.MethodSession,
-		Subject:  subject,
-		Reason:   reason,
-		ClientIP: ip,
-	})
-}
-
+// handleError answers a request whose session could not be saved, in
+// place of the handler's response. The handler's headers are dropped first
+// — its Cache-Control, Content-Encoding or cookies describe a response that
+// is not sent — so the error response is clean.
 func (m *Manager) handleError(w http.ResponseWriter, r *http.Request, err error) {
+	clear(w.Header())
 	if m.cfg.ErrorHandler != nil {
 		m.cfg.ErrorHandler(w, r, err)
 		return
 	}
 	m.logger.LogAttrs(r.Context(), slog.LevelError, "session: cannot save session",
 		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("error", err))
+	w.Header().Set("Cache-Control", "no-store")
 	http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 }
 
@@ -339,8 +355,7 @@ func (m *Manager) handleError(w http.ResponseWriter, r *http.Request, err error)
 // [http.ResponseController] (through Unwrap).
 func (m *Manager) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		st := &state{m: m}
-		st.readCredential(r)
+		st := &state{m: m, r: r, credential: m.readCredential(r)}
 		if st.crossOriginRefused(r) {
 			m.cfg.CSRFDenied.ServeHTTP(w, r)
 			return
@@ -356,4 +371,42 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 
 func safeMethod(m string) bool {
 	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
+
+// clientIP returns the address of the client that sent r (see
+// [Config.TrustedProxies]), "" when unknown.
+func (m *Manager) clientIP(r *http.Request) string {
+	if r == nil {
+		return ""
+	}
+	a := authkit.ClientIP(r, m.cfg.TrustedProxies)
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
+
+// newEvent builds a security event about r, which may be nil.
+func (m *Manager) newEvent(r *http.Request, typ authkit.EventType, subject, reason string) authkit.Event {
+	return authkit.Event{
+		Type:     typ,
+		Time:     m.now(),
+		Method:   authkit.MethodSession,
+		Subject:  subject,
+		Reason:   reason,
+		ClientIP: m.clientIP(r),
+	}
+}
+
+// emitRequest sends an event about r (which may be nil) to Config.Events.
+// It must not be called with a request's state locked (see state.event).
+func (m *Manager) emitRequest(r *http.Request, typ authkit.EventType, subject, reason string) {
+	if m.cfg.Events == nil {
+		return
+	}
+	ctx := context.Background()
+	if r != nil {
+		ctx = r.Context()
+	}
+	m.cfg.Events(ctx, m.newEvent(r, typ, subject, reason))
 }

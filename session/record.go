@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/authkit/authkit/internal/binrec"
 	"github.com/authkit/authkit/store"
 )
 
@@ -53,33 +54,63 @@ const (
 
 var errCorrupt = errors.New("session: corrupt record")
 
-// A tombstone is what Login and RenewID leave under the old ID's key for
-// renewGrace: one byte that is not a record version. A request presenting
-// the old ID meanwhile is anonymous, but it was most likely sent in
-// parallel with the renewing request by the same browser, so its response
-// must not delete the cookie or set a new one — either would overwrite the
-// renewed cookie if it arrived last.
+// Values under a session key that are not records. Their first byte is
+// not a record version, so a server that only knows records reads them as
+// corrupt, never as a session.
 const (
+	// revokedByte is the revoked marker: what a revocation writes under
+	// the key of each session it ends, until the latest moment that session
+	// could have been valid. It replaces a live record and, written before
+	// a record that has not been created yet, makes that creation (a
+	// create-only-if-absent swap) fail, so a session being issued while its
+	// subject is revoked never becomes valid. Readers treat it as revoked.
+	revokedByte = 0xfe
+
+	// tombstoneByte starts what Login and RenewID leave under the old ID's
+	// key for renewGrace: the old ID is dead, but a request presenting it
+	// meanwhile was most likely sent in parallel with the renewing request
+	// by the same browser, so its response must not delete the cookie or
+	// set a new one — either would overwrite the renewed cookie if it
+	// arrived last. After the byte, the tombstone names the successor: the
+	// new ID's store key and the deadline its record is created with, so
+	// that a Logout that loaded the old session before the renewal ends the
+	// new one too. A lone tombstone byte (written by earlier versions) names
+	// no successor.
 	tombstoneByte = 0xff
 	renewGrace    = time.Minute
 )
 
-var tombstone = []byte{tombstoneByte}
-
-func isTombstone(b []byte) bool { return len(b) == 1 && b[0] == tombstoneByte }
-
-// The revoked marker is what a revocation writes under the key of each
-// session it ends, until the latest moment that session could have been
-// valid: one byte that is not a record version. It replaces a live record
-// and, written before a record that has not been created yet, makes that
-// creation (a create-only-if-absent swap) fail, so a session being issued
-// while its subject is revoked never becomes valid. Readers treat it as a
-// revoked session.
-const revokedByte = 0xfe
-
 var revokedMarker = []byte{revokedByte}
 
 func isRevoked(b []byte) bool { return len(b) == 1 && b[0] == revokedByte }
+
+func isTombstone(b []byte) bool { return len(b) > 0 && b[0] == tombstoneByte }
+
+// appendTombstone appends a tombstone naming successor, whose record ends
+// at deadline (Unix ms).
+func appendTombstone(dst []byte, successor storeKey, deadline int64) []byte {
+	dst = append(dst, tombstoneByte)
+	dst = binrec.AppendString(dst, string(successor))
+	return binrec.AppendVarint(dst, deadline)
+}
+
+// decodeTombstone returns the successor a tombstone names, "" if none.
+func decodeTombstone(b []byte) (successor storeKey, deadline int64, err error) {
+	if !isTombstone(b) {
+		return "", 0, errCorrupt
+	}
+	if len(b) == 1 {
+		return "", 0, nil
+	}
+	var r binrec.Reader
+	r.Reset(b[1:])
+	k := r.Bytes(len(sessionPrefix) + idLen)
+	deadline = r.Varint()
+	if r.Err() != nil || len(k) != len(sessionPrefix)+idLen || string(k[:len(sessionPrefix)]) != sessionPrefix || deadline <= 0 {
+		return "", 0, errCorrupt
+	}
+	return storeKey(k), deadline, nil
+}
 
 // record is a decoded session record. Its byte slices alias the buffer it
 // was decoded from.
@@ -121,33 +152,33 @@ func (r *record) find(key string) int {
 // appendRecord appends the encoding of r to dst.
 func appendRecord(dst []byte, r *record) []byte {
 	dst = append(dst, recordVersion, r.flags)
-	dst = binary.AppendVarint(dst, r.created)
-	dst = binary.AppendVarint(dst, r.touched)
-	dst = binary.AppendUvarint(dst, uint64(r.idle))
-	dst = binary.AppendVarint(dst, r.absolute)
+	dst = binrec.AppendVarint(dst, r.created)
+	dst = binrec.AppendVarint(dst, r.touched)
+	dst = binrec.AppendUvarint(dst, uint64(r.idle))
+	dst = binrec.AppendVarint(dst, r.absolute)
 	if r.flags&flagSubject != 0 {
-		dst = binary.AppendVarint(dst, r.authTime)
-		dst = binary.AppendUvarint(dst, uint64(len(r.subject)))
-		dst = append(dst, r.subject...)
+		dst = binrec.AppendVarint(dst, r.authTime)
+		dst = binrec.AppendBytes(dst, r.subject)
 	}
-	dst = binary.AppendUvarint(dst, uint64(len(r.entries)))
+	dst = binrec.AppendUvarint(dst, uint64(len(r.entries)))
 	for _, e := range r.entries {
-		dst = binary.AppendUvarint(dst, uint64(len(e.key)))
-		dst = append(dst, e.key...)
+		dst = binrec.AppendBytes(dst, e.key)
 		dst = append(dst, e.tag)
-		dst = binary.AppendUvarint(dst, uint64(len(e.val)))
-		dst = append(dst, e.val...)
+		dst = binrec.AppendBytes(dst, e.val)
 	}
 	return dst
 }
 
+// encode returns the encoding of r in a buffer of its exact size.
+func encode(r *record) []byte { return appendRecord(make([]byte, 0, encodedLen(r)), r) }
+
 // encodedLen is len(appendRecord(nil, r)) without encoding.
 func encodedLen(r *record) int {
-	n := 2 + varintLen(r.created) + varintLen(r.touched) + uvarintLen(uint64(r.idle)) + varintLen(r.absolute)
+	n := 2 + binrec.VarintLen(r.created) + binrec.VarintLen(r.touched) + binrec.UvarintLen(uint64(r.idle)) + binrec.VarintLen(r.absolute)
 	if r.flags&flagSubject != 0 {
-		n += varintLen(r.authTime) + uvarintLen(uint64(len(r.subject))) + len(r.subject)
+		n += binrec.VarintLen(r.authTime) + binrec.UvarintLen(uint64(len(r.subject))) + len(r.subject)
 	}
-	n += uvarintLen(uint64(len(r.entries)))
+	n += binrec.UvarintLen(uint64(len(r.entries)))
 	for _, e := range r.entries {
 		n += entryLen(len(e.key), len(e.val))
 	}
@@ -155,85 +186,74 @@ func encodedLen(r *record) int {
 }
 
 func entryLen(klen, vlen int) int {
-	return uvarintLen(uint64(klen)) + klen + 1 + uvarintLen(uint64(vlen)) + vlen
-}
-
-func uvarintLen(v uint64) int {
-	n := 1
-	for v >= 0x80 {
-		v >>= 7
-		n++
-	}
-	return n
-}
-
-func varintLen(v int64) int {
-	u := uint64(v) << 1
-	if v < 0 {
-		u = ^u
-	}
-	return uvarintLen(u)
+	return binrec.UvarintLen(uint64(klen)) + klen + 1 + binrec.UvarintLen(uint64(vlen)) + vlen
 }
 
 // decodeRecord parses b into r. Entries are appended to buf[:0], so a caller
 // with a large enough buf decodes without allocating; r's slices alias b.
 // Every length is checked against the remaining input before use, and the
-// record must be canonical (known flags and tags, sorted unique keys, no
-// trailing bytes), so decoding never panics and never allocates more than
-// the input justifies.
+// record must be canonical (known flags and tags, sorted unique keys,
+// minimal varints, no trailing bytes), so decoding never panics and never
+// allocates more than the input justifies.
 func decodeRecord(b []byte, r *record, buf []entry) error {
-	if len(b) < 2 || len(b) > store.MaxValueSize {
-		return errCorrupt
-	}
-	if b[0] != recordVersion {
+	return decode(b, r, buf, true)
+}
+
+// decodeHeader is decodeRecord for a caller that needs no entries: they
+// are checked as strictly, but not kept, and nothing is allocated.
+func decodeHeader(b []byte, r *record) error {
+	return decode(b, r, nil, false)
+}
+
+func decode(b []byte, r *record, buf []entry, keep bool) error {
+	if len(b) < 2 || len(b) > store.MaxValueSize || b[0] != recordVersion {
 		return errCorrupt
 	}
 	*r = record{flags: b[1]}
 	if r.flags&^knownFlags != 0 {
 		return errCorrupt
 	}
-	d := decoder{b: b[2:]}
-	r.created = d.varint()
-	r.touched = d.varint()
-	idle := d.uvarint()
-	r.absolute = d.varint()
-	if d.bad || idle == 0 || idle > maxTimeoutMS || r.created <= 0 || r.touched < r.created || r.absolute <= r.created {
+	var d binrec.Reader
+	d.Reset(b[2:])
+	r.created = d.Varint()
+	r.touched = d.Varint()
+	idle := d.Uvarint()
+	r.absolute = d.Varint()
+	if d.Failed() || idle == 0 || idle > maxTimeoutMS || r.created <= 0 || r.touched < r.created || r.absolute <= r.created {
 		return errCorrupt
 	}
 	r.idle = int64(idle)
 	if r.flags&flagSubject != 0 {
-		r.authTime = d.varint()
-		r.subject = d.bytes(MaxSubjectLen)
-		if d.bad || r.authTime <= 0 || len(r.subject) == 0 {
+		r.authTime = d.Varint()
+		r.subject = d.Bytes(MaxSubjectLen)
+		if d.Failed() || r.authTime <= 0 || len(r.subject) == 0 {
 			return errCorrupt
 		}
 	}
-	n := d.uvarint()
 	// Each entry takes at least 4 bytes, which bounds n by the input.
-	if d.bad || n > uint64(len(d.b)/4) {
+	n := d.Count(len(b), 4)
+	if d.Failed() {
 		return errCorrupt
 	}
 	entries := buf[:0]
-	for i := uint64(0); i < n; i++ {
-		var e entry
-		e.key = d.bytes(MaxKeyLen)
-		if len(d.b) == 0 {
+	var prev []byte
+	for range n {
+		key := d.Bytes(MaxKeyLen)
+		e := entry{key: key, tag: d.Byte(), val: d.Bytes(store.MaxValueSize)}
+		if d.Failed() || len(key) == 0 || !validValue(e.tag, e.val) || prev != nil && bytes.Compare(prev, key) >= 0 {
 			return errCorrupt
 		}
-		e.tag, d.b = d.b[0], d.b[1:]
-		e.val = d.bytes(store.MaxValueSize)
-		if d.bad || len(e.key) == 0 || !validValue(e.tag, e.val) {
-			return errCorrupt
+		prev = key
+		if keep {
+			entries = append(entries, e)
 		}
-		if len(entries) > 0 && bytes.Compare(entries[len(entries)-1].key, e.key) >= 0 {
-			return errCorrupt
-		}
-		entries = append(entries, e)
 	}
-	if len(d.b) != 0 {
+	if d.Err() != nil {
 		return errCorrupt
 	}
-	r.entries = entries
+	if keep {
+		r.entries = entries
+	}
 	return nil
 }
 
@@ -246,54 +266,11 @@ func validValue(tag byte, val []byte) bool {
 		return len(val) > 0
 	case tagInt:
 		v, n := binary.Varint(val)
-		return n > 0 && n == len(val) && n == varintLen(v)
+		return n > 0 && n == len(val) && n == binrec.VarintLen(v)
 	case tagFloat:
 		return len(val) == 8
 	case tagBool:
 		return len(val) == 1 && val[0] <= 1
 	}
 	return false
-}
-
-type decoder struct {
-	b   []byte
-	bad bool
-}
-
-func (d *decoder) uvarint() uint64 {
-	if d.bad {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 || n != uvarintLen(v) { // malformed, overflowing or not minimal
-		d.bad = true
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) varint() int64 {
-	if d.bad {
-		return 0
-	}
-	v, n := binary.Varint(d.b)
-	if n <= 0 || n != varintLen(v) {
-		d.bad = true
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-// bytes reads a length-prefixed byte string of at most max bytes.
-func (d *decoder) bytes(max int) []byte {
-	l := d.uvarint()
-	if d.bad || l > uint64(max) || l > uint64(len(d.b)) {
-		d.bad = true
-		return nil
-	}
-	v := d.b[:l:l]
-	d.b = d.b[l:]
-	return v
 }

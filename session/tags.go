@@ -57,8 +57,8 @@ func SetTag(ctx context.Context, tag string) error {
 	if tag != "" && !validTag(tag) {
 		return fmt.Errorf("%w: a tag must be 1..%d bytes of printable ASCII", ErrInvalidKey, MaxTagLen)
 	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
+	st.lock()
+	defer st.unlock()
 	st.load()
 	if st.loadErr != nil {
 		return st.loadErr
@@ -99,20 +99,15 @@ func (m *Manager) RevokeTagged(ctx context.Context, subject, tag string) (int, e
 	if !validTag(tag) {
 		return 0, fmt.Errorf("%w: a tag must be 1..%d bytes of printable ASCII", ErrInvalidKey, MaxTagLen)
 	}
-	ending, err := m.index.Take(ctx, subject, func(x index.Member) bool { return memberTag(x) == tag })
-	if err != nil {
-		return 0, fmt.Errorf("session: revoking sessions: %w", err)
-	}
-	ended, err := m.endMembers(ctx, subject, ending)
+	_, ended, err := m.revoke(ctx, subject, func(x index.Member) bool { return memberTag(x) == tag })
 	n := 0
 	for _, x := range ended {
-		m.forgetIfCurrent(ctx, storeKey(x.ID))
 		if memberTag(x) == tag {
 			n++
 		}
 	}
 	if err != nil {
-		return n, fmt.Errorf("session: revoking sessions: %w", err)
+		return n, err
 	}
 	if n > 0 {
 		m.emitRequest(requestOf(ctx), authkit.EventRevoke, subject, ReasonTag)
