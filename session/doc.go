@@ -4,7 +4,7 @@
 // remember-me, a per-user index for "log out everywhere", and a cross-origin
 // (CSRF) check, all on by default.
 //
-//	m := session.New(st) // st: store.NewMemory(), a Redis or SQL store
+//	m := session.New(st, session.Config{}) // st: store.NewMemory(), a Redis or SQL store
 //	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
 //		userID := checkPassword(r) // the application's own check
 //		if err := m.Login(r.Context(), userID); err != nil { … }
@@ -14,26 +14,34 @@
 // # Lifecycle of a request
 //
 // [Manager.Middleware] reads the session ID from the cookie (default name
-// "__Host-session"; see [Config.Cookie]) or, for non-browser clients, from
-// [Config.Header]. It does not touch the store until the handler first uses
-// the session — [Get], [Set], [Manager.Login], [Manager.Authenticate] — and
-// then reads it once: SHA-256 of the ID, one store Get, a compact decode. A
-// visitor who never stores anything gets no store write and no cookie.
+// "__Host-session"; see [Config.Cookie] and "Cookies" below) or, for
+// non-browser clients, from [Config.Header]. It does not touch the store
+// until the handler first uses the session — [Get], [Set], [Manager.Login],
+// [Manager.Authenticate] — and then reads it once: SHA-256 of the ID, one
+// store Get, a compact decode. A visitor who never stores anything gets no
+// store write and no cookie.
 //
 // The session is saved just before the first byte of the response: on the
 // handler's first WriteHeader, Write, Flush, ReadFrom or Hijack, or when it
 // returns. The response body is never buffered; streaming responses and
 // server-sent events work, and [http.ResponseController] reaches the
 // underlying writer through Unwrap. A response that used the session gets
-// "Vary: Cookie"; one that sets or clears the cookie gets
-// "Cache-Control: no-store". If the save fails, the response is replaced by
-// [Config.ErrorHandler] (500 by default) — the client never sees success for
-// a change that was lost.
+// "Vary: Cookie" and "Cache-Control: private" (a handler's own private or
+// no-store is kept, a public replaced), so a shared cache that ignores
+// Vary never serves one user's page to another; one that sets or clears
+// the cookie gets "Cache-Control: no-store". If the save fails, the
+// response is replaced by [Config.ErrorHandler] (500 by default), without
+// any of the handler's headers — the client never sees success for a
+// change that was lost.
 //
 // Changes to an existing session's data made after the response started are
 // saved when the handler returns. Changes that need a response header — a new
 // session's cookie, Login, RenewID, RememberMe — fail with [ErrCommitted]
 // after the response started and are logged; nothing is lost silently.
+//
+// Security events ([Config.Events]) are sent once the request's session is
+// released, so an EventFunc may use it — for example [Get] of a tenant to
+// add to an audit record.
 //
 // # Data
 //
@@ -62,8 +70,8 @@
 // [Manager.Login] binds the session to a subject (user ID): it ends the
 // current ID at once — a planted ID (session fixation) is dead — moves the
 // data to a new ID, sets AuthTime, starts a new absolute lifetime and records
-// the session in the subject's index. [Manager.Logout] deletes the session
-// and clears the cookie. [Manager.RenewID] changes the ID on privilege
+// the session in the subject's index. [Manager.Logout] ends the session and
+// clears the cookie. [Manager.RenewID] changes the ID on privilege
 // changes. The Manager implements [authkit.Authenticator] (Method "session")
 // for use with [authkit.Require], and [authkit.Revoker].
 //
@@ -73,7 +81,8 @@
 // own record and checked on every load, so a stolen cookie cannot be kept
 // alive forever (defaults: 30 minutes idle, 24 hours absolute). The idle
 // deadline is extended with a store write at most once per
-// [Config.IdleRefresh] of the idle timeout, not on every request.
+// [Config.IdleRefresh] of the idle timeout (at most half of it), not on
+// every request.
 // [Manager.RememberMe] gives a session a persistent cookie and the longer
 // remember-me lifetimes (7 days idle, 30 days absolute by default).
 //
@@ -88,6 +97,54 @@
 // application's identifier (for example an OpenID provider's session ID),
 // shown in [Info] and kept across ID renewal, and [Manager.RevokeTagged]
 // ends every session of a subject with a given tag (a back-channel logout).
+//
+// # Revocation
+//
+// The subject's index is the ordering point of every session issued and
+// every revocation. Login and RenewID add the new ID to the index first,
+// then create its record only if the key is absent; whatever extends a
+// session's deadline (the idle extension, [Manager.RememberMe], RenewID)
+// extends its index entry first, and only while the entry is live. A
+// revocation ([Manager.RevokeSubject], [Manager.RevokeOthers],
+// [Manager.RevokeID], [Manager.RevokeTagged], the cap) marks its members
+// ending in one swap of the index, writes a small revoked marker under each
+// member's key until the member's expiry — replacing a live record, or
+// making a creation that has not happened yet fail — and then removes the
+// members. After creation a record is only ever written by a
+// compare-and-swap from the value just read, which fails on a marker.
+// [Manager.Logout] deletes its own record with such a swap. On every server
+// sharing the store:
+//
+//   - R1 durable: when a revocation or Logout returns nil, every session it
+//     covers is refused from then on, until and after its natural expiry.
+//   - R2 races: a Login, RenewID or RememberMe overlapping RevokeSubject of
+//     the same subject either fails and hands nothing out, or ends with its
+//     session refused once RevokeSubject has returned — except a Login
+//     whose index entry was added after the revocation swapped the index,
+//     which is a login after the revocation. A RenewID is never that
+//     exception: it renews only a session still live in the index. A Logout
+//     racing a RenewID or Login of the same session in a parallel request
+//     (another tab) ends the new ID too: for a minute the old ID's key names
+//     its successor.
+//   - R3 retry: a revocation that returned an error leaves the members it
+//     could not end in the index, marked ending (and still listed); calling
+//     it again — or any later update of the subject's index, such as the
+//     next Login — ends them. No index forgets a session whose record may
+//     still be valid. A cap eviction that fails is logged and retried the
+//     same way; it does not fail the Login that caused it.
+//   - R4 listed: every session that authenticates is listed by
+//     [Manager.Sessions], including one whose revocation is unfinished.
+//   - R5 does not apply: a session has no refresh step a client retries.
+//
+// Authenticate stays one store read: a marker reads as a revoked session.
+// The costs: a revocation writes one marker per session (a one-byte value,
+// kept until the session would have expired) besides two index updates; RevokeID swaps the index where it used to read it; a
+// remember-me session's index entry lasts until its absolute deadline, and
+// counts toward the cap until then; RememberMe on a logged-in session
+// updates the index (one read and one swap) before its record. Login and
+// RenewID no longer re-read the index after creating the record. Left out:
+// a Logout that loaded its session more than a minute before a parallel
+// renewal of it reached the store does not end the renewed session.
 //
 // # CSRF
 //
@@ -109,4 +166,21 @@
 // the package. Records start with a version byte, carry their own deadlines
 // and are decoded with every length bounded. Index records live under
 // "sidx:" + SHA-256 of the subject.
+//
+// # Cookies
+//
+// The default cookie name starts with "__Host-": browsers accept it only
+// with Secure, Path=/ and no Domain, so a sibling subdomain cannot plant
+// ("toss") a session cookie for the host. With another name it can; a
+// request that carries the session cookie twice is anonymous, and the
+// Manager deletes nothing, since a deletion could only remove the host's
+// own cookie and leave the planted one.
+//
+// Chrome, Edge and Firefox store Secure cookies set over http://localhost
+// and http://127.0.0.1, so local development works with the defaults.
+// Safari does not, nor does any browser on iOS (they all use WebKit). To
+// develop with Safari, serve HTTPS locally (a development certificate;
+// [net/http/httptest.NewTLSServer] in tests), or, on a loopback address
+// only, use a [Config.Cookie] with another name, Secure off and
+// InsecureAllowHTTP set.
 package session
