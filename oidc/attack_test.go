@@ -421,3 +421,26 @@ func TestLocalPath(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyIDToken checks an ID token obtained outside the flow: the
+// nonce must match, and every other check still applies.
+func TestVerifyIDToken(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	good := e.sign(e.idClaims(alice, "n-123"))
+	tok, err := e.rp.VerifyIDToken(ctx, "idp", good, "n-123")
+	if err != nil || tok.Subject != alice.Subject {
+		t.Fatalf("VerifyIDToken: %+v, %v", tok, err)
+	}
+	if _, err := e.rp.VerifyIDToken(ctx, "idp", good, "n-456"); !errors.Is(err, oidc.ErrIDToken) {
+		t.Fatalf("another nonce: %v", err)
+	}
+	other := e.idClaims(alice, "n-123")
+	other["aud"] = "other-app"
+	if _, err := e.rp.VerifyIDToken(ctx, "idp", e.sign(other), ""); !errors.Is(err, oidc.ErrIDToken) {
+		t.Fatalf("another audience without a nonce check: %v", err)
+	}
+	if _, err := e.rp.VerifyIDToken(ctx, "nope", good, ""); !errors.Is(err, oidc.ErrUnknownProvider) {
+		t.Fatalf("unknown provider: %v", err)
+	}
+}

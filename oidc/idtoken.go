@@ -151,6 +151,26 @@ func (p *provider) verifyIDToken(ctx context.Context, d *discovered, raw string,
 	return t, nil
 }
 
+// VerifyIDToken verifies an ID token of provider that reached the
+// application some other way than this package's flow — from a mobile app
+// or a browser library that signed the user in itself — with every check
+// the callback makes (see the package documentation). nonce is the value
+// the application put in that sign-in's request; it must match. An empty
+// nonce skips the check, which lets a stolen ID token be replayed until it
+// expires: use it only for tokens whose issuance the application did not
+// start. It does not log a session in.
+func (rp *RelyingParty) VerifyIDToken(ctx context.Context, provider, raw, nonce string) (*IDToken, error) {
+	p, err := rp.provider(provider)
+	if err != nil {
+		return nil, err
+	}
+	d, err := p.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return p.verifyIDToken(ctx, d, raw, idTokenCheck{nonce: nonce})
+}
+
 // verifyError wraps an error of the jwt verifier: a refused token with
 // sentinel, a failure to decide (store or key set unavailable) without it,
 // so that callers answer 503 rather than "invalid".
