@@ -95,7 +95,11 @@
 //   - auth_time present and recent enough when Provider.MaxAge is set;
 //   - sub at most 255 characters, sid (if any) a string.
 //
-// The verified token reaches the application as an [IDToken].
+// The verified token reaches the application as an [IDToken], in
+// Config.Subject and [Result]; later, [RelyingParty.IDToken] reads it back
+// from the session's grant record. [RelyingParty.VerifyIDToken] applies the
+// same checks to an ID token that reached the application another way (a
+// mobile app that signed the user in itself).
 //
 // # Provider tokens
 //
