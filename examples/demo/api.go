@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/authkit/authkit"
+	"github.com/authkit/authkit/hash"
+	"github.com/authkit/authkit/login"
 	"github.com/authkit/authkit/session"
 	"github.com/authkit/authkit/token"
 )
@@ -79,15 +80,16 @@ func readCredentials(w http.ResponseWriter, r *http.Request) (credentials, bool)
 	return c, true
 }
 
-// login reads credentials and checks them; on failure it has answered:
-// 401 for a wrong password or an unknown user (the same response for both),
-// 429 when throttled, 503 when busy.
-func (s *server) apiLogin(w http.ResponseWriter, r *http.Request) (loginResult, bool) {
+// apiLogin reads credentials and checks them through login.Password; on
+// failure it has answered: 401 for a wrong password or an unknown user (the
+// same response for both), 429 with Retry-After when throttled, 503 when
+// busy.
+func (s *server) apiLogin(w http.ResponseWriter, r *http.Request) (login.Result, bool) {
 	c, ok := readCredentials(w, r)
 	if !ok {
-		return loginResult{}, false
+		return login.Result{}, false
 	}
-	res, err := s.checkLogin(r, c.Username, c.Password)
+	res, err := s.password.SignIn(w, r, c.Username, c.Password)
 	if err != nil {
 		s.writeLoginError(w, err)
 		return res, false
@@ -96,14 +98,14 @@ func (s *server) apiLogin(w http.ResponseWriter, r *http.Request) (loginResult, 
 }
 
 func (s *server) writeLoginError(w http.ResponseWriter, err error) {
-	var th *errThrottled
 	switch {
-	case errors.Is(err, errLogin):
+	case errors.Is(err, login.ErrInvalidCredentials):
 		writeError(w, http.StatusUnauthorized, "invalid_credentials", "wrong username or password")
-	case errors.As(err, &th):
-		w.Header().Set("Retry-After", strconv.Itoa(int(th.retryAfter.Seconds()+0.999)))
+	case login.SetRetryAfter(w.Header(), err):
 		writeError(w, http.StatusTooManyRequests, "too_many_attempts", "too many failed attempts; try again later")
-	case errors.Is(err, errBusy):
+	case errors.Is(err, login.ErrCrossOrigin):
+		writeError(w, http.StatusForbidden, "cross_origin", "cross-origin login refused")
+	case errors.Is(err, hash.ErrBusy):
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusServiceUnavailable, "busy", "too many logins at once; try again")
 	default:
@@ -126,7 +128,7 @@ func (s *server) register(r *http.Request, username, password string) (user, err
 	if err != nil {
 		return user{}, err
 	}
-	if err := checkPassword(name, password); err != nil {
+	if err := checkPassword(r.Context(), name, password); err != nil {
 		return user{}, err
 	}
 	h, err := s.hasher.Hash(r.Context(), password)
@@ -169,7 +171,7 @@ func (s *server) apiSessionLogin(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := s.sessionLogin(r, res.user.Name, "JSON API"); err != nil {
+	if err := s.sessionLogin(r, res.Subject, "JSON API"); err != nil {
 		if errors.Is(err, session.ErrCrossOrigin) {
 			writeError(w, http.StatusForbidden, "cross_origin", "cross-origin login refused")
 			return
@@ -177,7 +179,7 @@ func (s *server) apiSessionLogin(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, "session login", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"subject": res.user.Name, "method": "session", "hash_upgraded": res.upgradedFrom != ""})
+	writeJSON(w, http.StatusOK, map[string]any{"subject": res.Subject, "method": "session", "hash_upgraded": res.Rehashed})
 }
 
 // sessionLogin binds the request's session to subject and keeps two
@@ -256,7 +258,7 @@ func (s *server) apiTokenLogin(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	p, err := s.tokens.IssuePair(r.Context(), res.user.Name, token.FamilyOptions{
+	p, err := s.tokens.IssuePair(r.Context(), res.Subject, token.FamilyOptions{
 		Metadata: map[string]string{"via": "token", "agent": userAgent(r)},
 	})
 	if err != nil {
@@ -316,7 +318,7 @@ func (s *server) apiJWTLogin(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	pair, err := s.pairs.Issue(r.Context(), res.user.Name, token.FamilyOptions{
+	pair, err := s.pairs.Issue(r.Context(), res.Subject, token.FamilyOptions{
 		Metadata: map[string]string{"via": "jwt", "agent": userAgent(r)},
 	})
 	if err != nil {

@@ -11,7 +11,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/authkit/authkit/throttle"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -529,7 +531,9 @@ func TestMe(t *testing.T) {
 // VerifyDummy (the same work at the policy's parameters, through the same
 // memory budget) otherwise.
 func TestLoginFailuresAreUniform(t *testing.T) {
-	ts := newTestServer(t)
+	// Seven failures on alice from one address: more than the pair
+	// counter's five free ones, and this test is not about the throttle.
+	ts := newTestServer(t, func(c *config) { c.Throttle.Pair = throttle.Limit{Free: 10} })
 	c := ts.client(t)
 	c.register("alice", "wonderland-42")
 	u, err := ts.users.get(context.Background(), "alice")
@@ -617,9 +621,23 @@ func TestUpgradeOnLogin(t *testing.T) {
 	}
 }
 
+// stoppedClock is a throttle clock that never moves: a back-off the test
+// causes cannot run out while the test runs, and its Retry-After is exact.
+func stoppedClock() func() time.Time {
+	t := time.Now()
+	return func() time.Time { return t }
+}
+
+// TestThrottle checks that the password throttle (login.Password with the
+// throttle package) is wired into the API: refusals are 429 with
+// Retry-After and verify nothing, unknown names are counted like real ones,
+// a success clears the account's count, and the client address comes from
+// X-Forwarded-For only behind a trusted proxy. The throttle's own rules are
+// tested in its package.
 func TestThrottle(t *testing.T) {
 	t.Run("per account", func(t *testing.T) {
-		ts := newTestServer(t, func(c *config) { c.AccountAttempts = 3 })
+		// Two free failures: the third attempt is checked, the fourth waits.
+		ts := newTestServer(t, func(c *config) { c.Throttle = throttle.Config{Account: throttle.Limit{Free: 2}, Now: stoppedClock()} })
 		c := ts.client(t)
 		c.register("alice", "wonderland-42")
 		for range 3 {
@@ -629,8 +647,8 @@ func TestThrottle(t *testing.T) {
 		for _, pw := range []string{"bad-password-x", "wonderland-42"} {
 			r := c.do("POST", "/api/token/login", creds("alice", pw))
 			wantError(t, r, http.StatusTooManyRequests, "too_many_attempts")
-			if ra := r.header.Get("Retry-After"); ra == "" || ra == "0" {
-				t.Errorf("Retry-After %q", ra)
+			if ra := r.header.Get("Retry-After"); ra != "2" {
+				t.Errorf("Retry-After %q, want 2 (the account counter's first delay)", ra)
 			}
 		}
 		if _, v, d := ts.hasher.counts(); v+d != 0 {
@@ -647,10 +665,10 @@ func TestThrottle(t *testing.T) {
 	})
 
 	t.Run("a success clears the account's count", func(t *testing.T) {
-		ts := newTestServer(t, func(c *config) { c.AccountAttempts = 3 })
-		c := ts.client(t)
-		c.register("alice", "wonderland-42")
+		ts := newTestServer(t, func(c *config) { c.Throttle = throttle.Config{Account: throttle.Limit{Free: 2}, Now: stoppedClock()} })
+		ts.client(t).register("alice", "wonderland-42")
 		for range 5 {
+			c := ts.client(t) // a new browser each time: no known-device allowance
 			c.do("POST", "/api/token/login", creds("alice", "bad-password-x"))
 			c.do("POST", "/api/token/login", creds("alice", "bad-password-x"))
 			tokenLogin(t, c, "alice", "wonderland-42")
@@ -659,7 +677,7 @@ func TestThrottle(t *testing.T) {
 
 	t.Run("per client IP, with a trusted proxy", func(t *testing.T) {
 		ts := newTestServer(t, func(c *config) {
-			c.IPAttempts = 4
+			c.Throttle = throttle.Config{Address: throttle.Limit{Free: 3}, Now: stoppedClock()}
 			c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
 		})
 		c := ts.client(t)
@@ -677,7 +695,7 @@ func TestThrottle(t *testing.T) {
 	})
 
 	t.Run("X-Forwarded-For is ignored without a trusted proxy", func(t *testing.T) {
-		ts := newTestServer(t, func(c *config) { c.IPAttempts = 2 })
+		ts := newTestServer(t, func(c *config) { c.Throttle = throttle.Config{Address: throttle.Limit{Free: 1}, Now: stoppedClock()} })
 		c := ts.client(t)
 		c.do("POST", "/api/token/login", creds("usera", "bad-password-x"), "X-Forwarded-For", "203.0.113.1")
 		c.do("POST", "/api/token/login", creds("userb", "bad-password-x"), "X-Forwarded-For", "203.0.113.2")

@@ -13,14 +13,15 @@ import (
 	"net/netip"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/authkit/authkit"
 	"github.com/authkit/authkit/cookie"
 	"github.com/authkit/authkit/hash"
 	"github.com/authkit/authkit/jwt"
+	"github.com/authkit/authkit/login"
 	"github.com/authkit/authkit/session"
 	"github.com/authkit/authkit/store"
+	"github.com/authkit/authkit/throttle"
 	"github.com/authkit/authkit/token"
 )
 
@@ -72,11 +73,10 @@ type config struct {
 	// SSO names a real OpenID provider for the SSO panel; the zero value
 	// runs a local stand-in provider in this process.
 	SSO ssoConfig
-	// AccountAttempts and IPAttempts are the password attempts allowed per
-	// ThrottleWindow for one account and for one client IP. Zero means 10,
-	// 100 and 15 minutes.
-	AccountAttempts, IPAttempts int
-	ThrottleWindow              time.Duration
+	// Throttle configures the throttle of password sign-ins and of login
+	// link and code requests. The zero value is the throttle package's
+	// defaults; a nil Now or Logger is the server's.
+	Throttle throttle.Config
 	// Logger receives security events and errors. Nil means slog.Default().
 	Logger *slog.Logger
 	// Now returns the current time. Nil means time.Now.
@@ -85,13 +85,15 @@ type config struct {
 
 // server is the demo: an http.Handler built from authkit's packages.
 type server struct {
-	cfg      config
-	st       store.Store
-	log      *slog.Logger
-	now      func() time.Time
-	hasher   passwordHasher
-	users    *users
-	throttle *throttle
+	cfg    config
+	st     store.Store
+	log    *slog.Logger
+	now    func() time.Time
+	hasher passwordHasher
+	users  *users
+
+	// Every password check of the demo goes through password (signin.go).
+	password *login.Password
 
 	sessions *session.Manager
 	tokens   *token.Manager
@@ -129,15 +131,6 @@ func newServer(cfg config) (*server, error) {
 	if cfg.Hasher == nil {
 		cfg.Hasher = hash.New(hash.Config{})
 	}
-	if cfg.AccountAttempts == 0 {
-		cfg.AccountAttempts = 10
-	}
-	if cfg.IPAttempts == 0 {
-		cfg.IPAttempts = 100
-	}
-	if cfg.ThrottleWindow == 0 {
-		cfg.ThrottleWindow = 15 * time.Minute
-	}
 	s := &server{
 		cfg:    cfg,
 		st:     cfg.Store,
@@ -147,7 +140,6 @@ func newServer(cfg config) (*server, error) {
 		events: newEventLog(200),
 	}
 	s.users = &users{st: s.st, now: s.now}
-	s.throttle = &throttle{st: s.st, now: s.now, window: cfg.ThrottleWindow, perAccount: cfg.AccountAttempts, perIP: cfg.IPAttempts}
 
 	events := func(ctx context.Context, e authkit.Event) {
 		s.events.add(e)
@@ -233,6 +225,9 @@ func newServer(cfg config) (*server, error) {
 		if err := s.seed(context.Background()); err != nil {
 			return nil, fmt.Errorf("demo: seeding the demo user: %w", err)
 		}
+	}
+	if err := s.setupLogin(events); err != nil {
+		return nil, err
 	}
 	s.handler = s.routes()
 	return s, nil
@@ -331,102 +326,14 @@ func (s *server) crossOriginDenied(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintln(w, "403 Forbidden: this request came from another origin, so the demo refused it (http.CrossOriginProtection).")
 }
 
-// errLogin is the one answer to a wrong password and to an unknown user.
-var errLogin = errors.New("wrong username or password")
-
-// errBusy means the password hasher shed the request.
-var errBusy = errors.New("too many logins at once")
-
-// loginResult is a successful password check.
-type loginResult struct {
-	user user
-	// upgradedFrom names the scheme of the hash that this login replaced,
-	// or "" when the stored hash was already current.
-	upgradedFrom string
-}
-
-// checkLogin checks a user name and password. Whatever is wrong — an
-// unknown or malformed user name, a wrong password, an unusable stored
-// hash — the error is errLogin, after exactly one password verification
-// through the same Hasher (and so the same memory budget): Verify for a
-// known user, VerifyDummy otherwise. Attempts are throttled per account and
-// per client IP first (*errThrottled, no verification).
-func (s *server) checkLogin(r *http.Request, username, password string) (loginResult, error) {
-	ctx := r.Context()
-	name, nameErr := normalizeUsername(username)
-	if nameErr != nil {
-		name = strings.ToLower(username) // still throttled under what was sent
-		if len(name) > maxUsernameLen || !utf8.ValidString(name) {
-			name = "\x00invalid"
-		}
-	}
-	ip := clientIP(r, s.cfg.TrustedProxies)
-	if err := s.throttle.reserve(ctx, name, ip); err != nil {
-		return loginResult{}, err
-	}
-	u, err := user{}, errNoUser
-	if nameErr == nil {
-		u, err = s.users.get(ctx, name)
-	}
-	switch {
-	case errors.Is(err, errNoUser):
-		err = s.hasher.VerifyDummy(ctx, password)
-		return loginResult{}, s.failed(ctx, r, name, err)
-	case err != nil:
-		return loginResult{}, err
-	}
-	rehash, err := s.hasher.Verify(ctx, password, u.Hash)
-	if err != nil {
-		return loginResult{}, s.failed(ctx, r, name, err)
-	}
-	if err := s.throttle.succeeded(ctx, name, ip); err != nil {
-		s.log.Warn("clearing a throttle counter", "err", err)
-	}
-	res := loginResult{user: u}
-	if rehash {
-		// Upgrade on login: the password is at hand, so store a hash of
-		// the current scheme in place of the old one.
-		newHash, err := s.hasher.Hash(ctx, password)
-		if err != nil {
-			s.log.Warn("rehashing a password", "err", err)
-			return res, nil
-		}
-		from := describeHash(u.Hash)
-		u2, err := s.users.update(ctx, name, func(rec *user) error {
-			if rec.Hash != u.Hash {
-				return errConflict // changed meanwhile: leave it
-			}
-			rec.Hash, rec.UpgradedFrom, rec.UpgradedAt = newHash, from, s.now()
-			return nil
-		})
-		if err == nil {
-			res.user, res.upgradedFrom = u2, from
-		} else if !errors.Is(err, errConflict) {
-			s.log.Warn("storing an upgraded hash", "err", err)
-		}
-	}
-	return res, nil
-}
-
-// failed turns the error of a failed verification into errLogin, or errBusy
-// when the hasher shed load, and reports the failure.
-func (s *server) failed(ctx context.Context, r *http.Request, name string, err error) error {
-	if errors.Is(err, hash.ErrBusy) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return errBusy
-	}
-	if !errors.Is(err, hash.ErrMismatch) {
-		// An unusable stored hash: log it, answer as for a wrong password.
-		s.log.Warn("password verification failed", "err", err)
-	}
-	s.emit(r, authkit.EventLoginFailed, "", name, "password")
-	return errLogin
-}
-
-// emit reports a security event of the demo's own: logins with the
-// mechanisms whose packages have no login step of their own (the sealed
-// cookie, tokens and JWTs), and failed password checks.
+// emit reports a security event of the demo's own: the sealed cookie's
+// logins, which no package of authkit sees (password checks are reported
+// by login.Password).
 func (s *server) emit(r *http.Request, typ authkit.EventType, method, subject, reason string) {
-	e := authkit.Event{Type: typ, Time: s.now(), Method: method, Subject: subject, Reason: reason, ClientIP: clientIP(r, s.cfg.TrustedProxies).String()}
+	e := authkit.Event{Type: typ, Time: s.now(), Method: method, Subject: subject, Reason: reason}
+	if ip := authkit.ClientIP(r, s.cfg.TrustedProxies); ip.IsValid() {
+		e.ClientIP = ip.String()
+	}
 	s.events.add(e)
 	authkit.LogEvents(s.log)(r.Context(), e)
 }

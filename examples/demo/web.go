@@ -13,7 +13,10 @@ import (
 	"time"
 
 	"github.com/authkit/authkit"
+	"github.com/authkit/authkit/hash"
+	"github.com/authkit/authkit/login"
 	"github.com/authkit/authkit/session"
+	"github.com/authkit/authkit/throttle"
 	"github.com/authkit/authkit/token"
 )
 
@@ -190,15 +193,16 @@ func redirect(w http.ResponseWriter, r *http.Request, path, kind, code, anchor s
 	http.Redirect(w, r, u, http.StatusSeeOther)
 }
 
-// loginErrorCode maps a checkLogin error to a message code.
+// loginErrorCode maps an error of login.Password.SignIn to a message code.
 func loginErrorCode(err error) string {
-	var th *errThrottled
 	switch {
-	case errors.Is(err, errLogin):
+	case errors.Is(err, login.ErrInvalidCredentials):
 		return "bad-login"
-	case errors.As(err, &th):
+	case errors.Is(err, throttle.ErrLimited):
 		return "throttled"
-	case errors.Is(err, errBusy):
+	case errors.Is(err, login.ErrCrossOrigin):
+		return "bad-request"
+	case errors.Is(err, hash.ErrBusy):
 		return "busy"
 	}
 	return "unavailable"
@@ -345,13 +349,20 @@ func (s *server) webCookieLogin(w http.ResponseWriter, r *http.Request) {
 		redirect(w, r, "/", "e", "bad-request", "cookie")
 		return
 	}
-	res, err := s.checkLogin(r, u, p)
+	res, err := s.password.SignIn(w, r, u, p)
 	if err != nil {
 		redirect(w, r, "/", "e", loginErrorCode(err), "cookie")
 		return
 	}
+	// The cookie carries the credential version, read after the sign-in.
+	usr, err := s.users.get(r.Context(), res.Subject)
+	if err != nil {
+		s.log.Error("reading the user", "err", err)
+		redirect(w, r, "/", "e", "unavailable", "cookie")
+		return
+	}
 	now := s.now()
-	payload := cookiePayload{Sub: res.user.Name, V: res.user.Version, Iat: now.UnixMilli(), Exp: now.Add(demoCookieTTL).UnixMilli()}
+	payload := cookiePayload{Sub: usr.Name, V: usr.Version, Iat: now.UnixMilli(), Exp: now.Add(demoCookieTTL).UnixMilli()}
 	v, err := s.codec.SealJSON(demoCookieName, payload, demoCookieTTL)
 	if err == nil {
 		err = s.demoCookie.Set(w, v)
@@ -361,12 +372,12 @@ func (s *server) webCookieLogin(w http.ResponseWriter, r *http.Request) {
 		redirect(w, r, "/", "e", "unavailable", "cookie")
 		return
 	}
-	s.emit(r, authkit.EventLogin, "cookie", res.user.Name, "")
+	s.emit(r, authkit.EventLogin, "cookie", usr.Name, "")
 	redirect(w, r, "/", "m", msgAfterLogin(res, "cookie-in"), "cookie")
 }
 
-func msgAfterLogin(res loginResult, code string) string {
-	if res.upgradedFrom != "" {
+func msgAfterLogin(res login.Result, code string) string {
+	if res.Rehashed {
 		return "upgraded"
 	}
 	return code
@@ -385,12 +396,12 @@ func (s *server) webSessionLogin(w http.ResponseWriter, r *http.Request) {
 		redirect(w, r, "/", "e", "bad-request", "session")
 		return
 	}
-	res, err := s.checkLogin(r, u, p)
+	res, err := s.password.SignIn(w, r, u, p)
 	if err != nil {
 		redirect(w, r, "/", "e", loginErrorCode(err), "session")
 		return
 	}
-	if err := s.sessionLogin(r, res.user.Name, "web form"); err != nil {
+	if err := s.sessionLogin(r, res.Subject, "web form"); err != nil {
 		s.log.Error("session login", "err", err)
 		redirect(w, r, "/", "e", "unavailable", "session")
 		return
@@ -490,7 +501,9 @@ func (s *server) webChangePassword(w http.ResponseWriter, r *http.Request) {
 		redirect(w, r, "/devices", "e", "password-mismatch", "password")
 		return
 	}
-	if _, err := s.checkLogin(r, id.Subject, cur); err != nil {
+	// The current password is checked like a sign-in: throttled, so a
+	// borrowed session cannot be used to guess it.
+	if _, err := s.password.SignIn(w, r, id.Subject, cur); err != nil {
 		code := loginErrorCode(err)
 		if code == "bad-login" {
 			code = "bad-password"
@@ -498,7 +511,13 @@ func (s *server) webChangePassword(w http.ResponseWriter, r *http.Request) {
 		redirect(w, r, "/devices", "e", code, "password")
 		return
 	}
-	if err := checkPassword(id.Subject, next); err != nil {
+	if err := checkPassword(r.Context(), id.Subject, next); err != nil {
+		var in *inputError
+		if !errors.As(err, &in) {
+			s.log.Error("password policy", "err", err)
+			redirect(w, r, "/devices", "e", "unavailable", "password")
+			return
+		}
 		redirect(w, r, "/devices", "e", "invalid_password", "password")
 		return
 	}

@@ -10,7 +10,7 @@ import (
 	"testing"
 )
 
-func login(u, p string) url.Values { return url.Values{"username": {u}, "password": {p}} }
+func loginForm(u, p string) url.Values { return url.Values{"username": {u}, "password": {p}} }
 
 // wantRedirect checks a 303 to path with the given query code.
 func wantRedirect(t *testing.T, r response, want string) {
@@ -36,9 +36,9 @@ func TestWebForms(t *testing.T) {
 	ts := newTestServer(t)
 	c := ts.client(t)
 
-	wantRedirect(t, form(t, c, "/register", login("alice", "wonderland-42")), "/?m=registered")
-	wantRedirect(t, form(t, c, "/register", login("alice", "wonderland-42")), "/?e=taken")
-	wantRedirect(t, form(t, c, "/register", login("bob", "password")), "/?e=invalid_password")
+	wantRedirect(t, form(t, c, "/register", loginForm("alice", "wonderland-42")), "/?m=registered")
+	wantRedirect(t, form(t, c, "/register", loginForm("alice", "wonderland-42")), "/?e=taken")
+	wantRedirect(t, form(t, c, "/register", loginForm("bob", "password")), "/?e=invalid_password")
 	wantRedirect(t, form(t, c, "/register", url.Values{}), "/?e=bad-request")
 	if !strings.Contains(getPage(t, c, "/?e=taken"), "That username is taken") {
 		t.Error("the page does not show the message")
@@ -48,8 +48,8 @@ func TestWebForms(t *testing.T) {
 	}
 
 	t.Run("sealed cookie", func(t *testing.T) {
-		wantRedirect(t, form(t, c, "/cookie/login", login("alice", "wrong-password")), "/?e=bad-login")
-		r := form(t, c, "/cookie/login", login("alice", "wonderland-42"))
+		wantRedirect(t, form(t, c, "/cookie/login", loginForm("alice", "wrong-password")), "/?e=bad-login")
+		r := form(t, c, "/cookie/login", loginForm("alice", "wonderland-42"))
 		wantRedirect(t, r, "/?m=cookie-in")
 		ck := setCookie(t, r, demoCookieName)
 		if ck == nil || !ck.HttpOnly || !ck.Secure || ck.MaxAge != int(demoCookieTTL.Seconds()) {
@@ -68,7 +68,7 @@ func TestWebForms(t *testing.T) {
 	})
 
 	t.Run("session", func(t *testing.T) {
-		wantRedirect(t, form(t, c, "/session/login", login("alice", "wonderland-42")), "/?m=session-in")
+		wantRedirect(t, form(t, c, "/session/login", loginForm("alice", "wonderland-42")), "/?m=session-in")
 		sid := ""
 		for _, ck := range c.hc.Jar.Cookies(mustURL(ts.url)) {
 			if ck.Name == "__Host-session" {
@@ -92,7 +92,7 @@ func TestWebForms(t *testing.T) {
 
 	t.Run("devices", func(t *testing.T) {
 		other := ts.client(t)
-		form(t, other, "/session/login", login("alice", "wonderland-42"))
+		form(t, other, "/session/login", loginForm("alice", "wonderland-42"))
 		tokenLogin(t, other, "alice", "wonderland-42")
 		body := getPage(t, c, "/devices")
 		if n := strings.Count(body, `name="handle"`); n != 1 {
@@ -139,8 +139,8 @@ func mustURL(s string) *url.URL {
 func everything(t *testing.T, ts *testServer, pw string) func(alive, cookieAlive bool) {
 	t.Helper()
 	web := ts.client(t)
-	wantRedirect(t, form(t, web, "/session/login", login("alice", pw)), "/?m=session-in")
-	wantRedirect(t, form(t, web, "/cookie/login", login("alice", pw)), "/?m=cookie-in")
+	wantRedirect(t, form(t, web, "/session/login", loginForm("alice", pw)), "/?m=session-in")
+	wantRedirect(t, form(t, web, "/cookie/login", loginForm("alice", pw)), "/?m=cookie-in")
 	p := tokenLogin(t, ts.client(t), "alice", pw)
 	jc := ts.client(t)
 	var j jwtJSON
@@ -179,7 +179,7 @@ func TestLogoutEverywhere(t *testing.T) {
 	c.register("alice", "wonderland-42")
 	check := everything(t, ts, "wonderland-42")
 	check(true, true)
-	form(t, c, "/session/login", login("alice", "wonderland-42"))
+	form(t, c, "/session/login", loginForm("alice", "wonderland-42"))
 	wantRedirect(t, form(t, c, "/devices/logout-all", nil), "/?m=logged-out-all")
 	if r := c.do("GET", "/api/me", nil); r.status != http.StatusUnauthorized {
 		t.Errorf("this browser's session survived: %d", r.status)
@@ -196,7 +196,7 @@ func TestPasswordChange(t *testing.T) {
 	c.register("alice", "wonderland-42")
 	check := everything(t, ts, "wonderland-42")
 	check(true, true)
-	form(t, c, "/session/login", login("alice", "wonderland-42"))
+	form(t, c, "/session/login", loginForm("alice", "wonderland-42"))
 
 	pw := func(cur, next, confirm string) response {
 		return form(t, c, "/password", url.Values{"current": {cur}, "new": {next}, "confirm": {confirm}})
@@ -223,7 +223,7 @@ func TestRevokeFamilyFromDevices(t *testing.T) {
 	ts := newTestServer(t)
 	c := ts.client(t)
 	c.register("alice", "wonderland-42")
-	wantRedirect(t, form(t, c, "/session/login", login("alice", "wonderland-42")), "/?m=session-in")
+	wantRedirect(t, form(t, c, "/session/login", loginForm("alice", "wonderland-42")), "/?m=session-in")
 
 	type jwtClient struct {
 		c   *client

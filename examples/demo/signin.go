@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/authkit/authkit"
+	"github.com/authkit/authkit/hash"
+	"github.com/authkit/authkit/login"
+	"github.com/authkit/authkit/throttle"
+)
+
+// This file wires the login package into the demo. Every password check of
+// the demo (the panels' forms and logins, the password change) goes through
+// the same login.Password, with its throttle.
+
+// accounts is the demo's user registry as the login package sees it: Users
+// for password sign-in.
+type accounts struct {
+	users *users
+	now   func() time.Time
+}
+
+// LookupPassword implements login.Users.
+func (a accounts) LookupPassword(ctx context.Context, name string) (string, string, error) {
+	u, err := a.users.get(ctx, name)
+	if errors.Is(err, errNoUser) {
+		return "", "", login.ErrUnknownUser
+	}
+	if err != nil {
+		return "", "", err
+	}
+	return u.Name, u.Hash, nil
+}
+
+// UpdatePasswordHash implements login.Users: it stores the stronger hash a
+// sign-in made, and notes the scheme it replaced for the Account box. If
+// the stored hash already has the new one's scheme and parameters, a
+// concurrent sign-in or a password change got there first, and it is left
+// alone — a password changed meanwhile is never overwritten with a hash of
+// the old one.
+func (a accounts) UpdatePasswordHash(ctx context.Context, subject, encoded string) error {
+	_, err := a.users.update(ctx, subject, func(rec *user) error {
+		if describeHash(rec.Hash) == describeHash(encoded) {
+			return nil
+		}
+		rec.UpgradedFrom, rec.UpgradedAt = describeHash(rec.Hash), a.now()
+		rec.Hash = encoded
+		return nil
+	})
+	return err
+}
+
+// setupLogin builds the password sign-in on the server's store.
+func (s *server) setupLogin(events authkit.EventFunc) error {
+	thCfg := s.cfg.Throttle
+	if thCfg.Now == nil {
+		thCfg.Now = s.now
+	}
+	if thCfg.Logger == nil {
+		thCfg.Logger = s.log
+	}
+	th := throttle.New(s.st, thCfg)
+	acc := accounts{users: s.users, now: s.now}
+
+	legacy, err := s.legacyScheme(context.Background())
+	if err != nil {
+		return err
+	}
+	s.password = login.NewPassword(s.st, acc, login.PasswordConfig{
+		Hasher:         s.hasher,
+		Throttle:       th,
+		Normalize:      normalizeUsername,
+		MaxPasswordLen: maxPasswordLen,
+		LegacyScheme:   legacy,
+		// The device cookie is signed with the sealed-cookie panel's key;
+		// the codec binds every value to its cookie's name.
+		Devices:        s.codec,
+		TrustedProxies: s.cfg.TrustedProxies,
+		Events:         events,
+		Logger:         s.log,
+		Now:            s.now,
+	})
+	return nil
+}
+
+// legacyScheme is the scheme of the costliest legacy hashes in the store:
+// bcrypt at cost 10 while the seeded demo user still has the hash it was
+// seeded with, none otherwise. While it is set, an unknown user name is
+// verified against a bcrypt hash, so that the time of the answer does not
+// tell that "demo" still has an old hash.
+func (s *server) legacyScheme(ctx context.Context) (hash.Scheme, error) {
+	if !s.cfg.SeedDemoUser {
+		return nil, nil
+	}
+	u, err := s.users.get(ctx, demoUser)
+	if errors.Is(err, errNoUser) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if u.Hash == demoLegacyHash {
+		return hash.Bcrypt{Cost: 10}, nil
+	}
+	return nil, nil
+}
