@@ -280,8 +280,11 @@ func (f *familyRecord) member(h [sha256.Size]byte) bool {
 }
 
 // liveRefs returns the references not yet expired at now, in a new slice
-// with room for one more.
+// with room for one more (nil when refs is empty).
 func liveRefs(refs []accessRef, now time.Time) []accessRef {
+	if len(refs) == 0 {
+		return nil
+	}
 	out := make([]accessRef, 0, len(refs)+1)
 	for _, a := range refs {
 		if now.Before(a.expires) {
@@ -293,6 +296,9 @@ func liveRefs(refs []accessRef, now time.Time) []accessRef {
 
 // withoutRefs returns refs without those in drop, in a new slice.
 func withoutRefs(refs, drop []accessRef) []accessRef {
+	if len(refs) == 0 {
+		return nil
+	}
 	out := make([]accessRef, 0, len(refs))
 	for _, a := range refs {
 		if !slices.Contains(drop, a) {

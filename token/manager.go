@@ -182,10 +182,16 @@ type FamilyListener func(ctx context.Context, fam FamilyInfo) error
 // a JWT carrying FamilyInfo.ID, is ended from here.
 //
 // fn runs synchronously, after the family record is revoked. Its error is
-// never only logged: it makes the revocation return an error. fn must be
-// safe for concurrent use. Listeners can be registered at any time, also
-// after the Manager is in use (its Config is fixed at New); they cannot be
-// removed. It panics if fn is nil.
+// never only logged: it makes the revocation return an error and leaves it
+// unfinished — the revoked family record remembers that its listeners have
+// not all succeeded — so that the next revocation of the family
+// (RevokeFamily, RevokeSubject, the next update of the subject's family
+// index, a refresh with one of the family's tokens) calls every listener
+// again. fn must therefore be idempotent, and safe for concurrent use.
+// Listeners can be registered at any time, also after the Manager is in
+// use (its Config is fixed at New); they cannot be removed. A family
+// revoked while no listener (and no Config.FamilyRevoked) was registered
+// is not reported to listeners registered later. It panics if fn is nil.
 func (m *Manager) OnFamilyRevoked(fn FamilyListener) {
 	if fn == nil {
 		panic("token: OnFamilyRevoked given a nil function")

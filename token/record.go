@@ -235,8 +235,8 @@ type reader struct {
 	bad bool // a field was read whole but is invalid
 }
 
-func newReader(b []byte) *reader {
-	r := &reader{}
+func newReader(b []byte) reader {
+	var r reader
 	r.Reset(b)
 	return r
 }

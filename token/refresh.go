@@ -32,10 +32,11 @@ import (
 // listeners have succeeded, with the revoked family's FamilyInfo (Revoked
 // set), so a caller that issued other credentials from the family (JWTs
 // carrying its ID) can end them too. If ending them failed, the error says
-// so instead (it is no ErrReused and no bad credential: answer it as a
-// store failure); the family is revoked all the same, and the next refresh
-// with one of its tokens, RevokeFamily or RevokeSubject finishes the job.
-// Every other error comes with a zero FamilyInfo. With Config.Grace,
+// so instead, with the same FamilyInfo (it is no ErrReused and no bad
+// credential: answer it as a store failure); the family is revoked all the
+// same, and the next refresh with one of its tokens, RevokeFamily or
+// RevokeSubject finishes the job. Every other error comes with a zero
+// FamilyInfo. With Config.Grace,
 // presenting the token rotated out last again within Grace of that
 // rotation returns the same successor and revokes nothing.
 //
@@ -60,7 +61,7 @@ func (m *Manager) Refresh(ctx context.Context, presented Token, clientID string)
 	if err != nil {
 		return "", FamilyInfo{}, err
 	}
-	t, err := m.rotate(ctx, key, nil, presented, clientID, &step{next: newToken(m.cfg.RefreshPrefix, loc)})
+	t, err := m.rotate(ctx, key, nil, presented, clientID, step{next: newToken(m.cfg.RefreshPrefix, loc)})
 	if err != nil {
 		return "", FamilyInfo{}, m.refused(ctx, key, t, err)
 	}
@@ -93,7 +94,7 @@ func (m *Manager) RefreshPair(ctx context.Context, presented Token, clientID str
 	// The family record is the index of its access tokens: link first, so
 	// that a revocation of the family finds the token whether or not its
 	// record exists yet.
-	t, err := swapFrom(ctx, m, key, nil, m.refreshStep(key, presented, clientID, &step{link: at}))
+	t, err := swapFrom(ctx, m, key, nil, m.refreshStep(key, presented, clientID, step{link: at}))
 	if err != nil {
 		return Pair{}, m.refused(ctx, key, t, err)
 	}
@@ -118,7 +119,7 @@ func (m *Manager) RefreshPair(ctx context.Context, presented Token, clientID str
 		m.rotatedEvent(ctx, t)
 		return Pair{Access: at, Refresh: t.next, AccessInfo: t.rec.info(atKey), Family: t.fam.info(key)}, nil
 	}
-	r, err := m.rotate(ctx, key, t.raw, presented, clientID, &step{next: newToken(m.cfg.RefreshPrefix, loc), ended: ended})
+	r, err := m.rotate(ctx, key, t.raw, presented, clientID, step{next: newToken(m.cfg.RefreshPrefix, loc), ended: ended})
 	if err != nil {
 		return Pair{}, m.refused(ctx, key, r, err)
 	}
@@ -171,7 +172,7 @@ type turn struct {
 // refreshStep returns the swap function of a refresh: it judges the
 // presented token against the family record and, as the verdict and s say,
 // rotates the family, links an access token into it, or revokes it.
-func (m *Manager) refreshStep(key storeKey, presented Token, clientID string, s *step) func([]byte) ([]byte, time.Time, turn, error) {
+func (m *Manager) refreshStep(key storeKey, presented Token, clientID string, s step) func([]byte) ([]byte, time.Time, turn, error) {
 	h := sha256.Sum256([]byte(presented))
 	return func(cur []byte) ([]byte, time.Time, turn, error) {
 		f, err := loadFamily(cur)
@@ -248,7 +249,7 @@ func (m *Manager) judge(key storeKey, f *familyRecord, presented Token, h [sha25
 
 // rotated returns family f rotated at now from presented to s.next, with
 // the access tokens in s.ended dropped from its ending list.
-func (m *Manager) rotated(key storeKey, f *familyRecord, presented Token, s *step, now time.Time) (*familyRecord, error) {
+func (m *Manager) rotated(key storeKey, f *familyRecord, presented Token, s step, now time.Time) (*familyRecord, error) {
 	n := *f
 	if f.gen > 0 {
 		n.history = appendHistory(f.history, f.prev)
@@ -293,7 +294,7 @@ func (m *Manager) linkAccess(key storeKey, f *familyRecord, at Token, now time.T
 // record as this call last wrote it) when not nil. When the swap's outcome
 // is unknown, it reads the family back: a family holding this call's
 // successor was rotated by it.
-func (m *Manager) rotate(ctx context.Context, key storeKey, known []byte, presented Token, clientID string, s *step) (turn, error) {
+func (m *Manager) rotate(ctx context.Context, key storeKey, known []byte, presented Token, clientID string, s step) (turn, error) {
 	t, err := swapFrom(ctx, m, key, known, m.refreshStep(key, presented, clientID, s))
 	if err == nil || errors.Is(err, authkit.ErrInvalidCredentials) || errors.Is(err, ErrCorrupt) {
 		return t, err

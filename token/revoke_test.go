@@ -488,3 +488,49 @@ func TestOnFamilyRevokedError(t *testing.T) {
 	}()
 	e.m.OnFamilyRevoked(nil)
 }
+
+// TestCapEvictionListenerRetried makes the listener fail for a family the
+// MaxFamilies cap evicts: the issue that evicted it succeeds (the new
+// family is fine), the evicted family stays refused, and the next issue
+// for the subject retries the listener.
+func TestCapEvictionListenerRetried(t *testing.T) {
+	e := newMemEnv(t, Config{MaxFamilies: 1})
+	ctx := context.Background()
+	calls := map[string]int{}
+	failFirst := true
+	e.m.OnFamilyRevoked(func(_ context.Context, f FamilyInfo) error {
+		calls[f.ID]++
+		if failFirst {
+			failFirst = false
+			return errors.New("listener store down")
+		}
+		return nil
+	})
+	rt1, f1, err := e.m.IssueRefresh(ctx, "alice", FamilyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Add(time.Second)
+	if _, _, err := e.m.IssueRefresh(ctx, "alice", FamilyOptions{}); err != nil {
+		t.Fatalf("an issue whose eviction's listener failed: %v", err)
+	}
+	if calls[f1.ID] != 1 {
+		t.Fatalf("listener called %d times for the evicted family, want 1", calls[f1.ID])
+	}
+	if _, err := e.m.Family(ctx, f1.ID); !errors.Is(err, ErrRevoked) {
+		t.Fatalf("evicted family: %v, want ErrRevoked", err)
+	}
+	e.clock.Add(time.Second)
+	if _, _, err := e.m.IssueRefresh(ctx, "alice", FamilyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if calls[f1.ID] != 2 {
+		t.Fatalf("listener called %d times for the evicted family after the next issue, want 2", calls[f1.ID])
+	}
+	if len(calls) != 2 {
+		t.Fatalf("listener told of %d families, want 2 (both evicted)", len(calls))
+	}
+	if _, _, err := e.m.Refresh(ctx, rt1, ""); !errors.Is(err, ErrRevoked) {
+		t.Fatalf("evicted family: %v, want ErrRevoked", err)
+	}
+}
