@@ -78,9 +78,13 @@
 //
 // # Rotating the KEK
 //
-// Give every server the new KEK after the old one ("old,new"), then, once
-// all run with both, put the new one first ("new,old"): the servers
-// re-encrypt every key under it (EventKeysReencrypted). Once [Keyring.Keys]
+// First give every server the new KEK after the old one ("old,new"): they
+// read keys under either and still write under the old one. Once all run
+// with both, put the new one first on every server ("new,old"): each
+// re-encrypts the keys under it (EventKeysReencrypted). While some servers
+// still list the old KEK first, the two groups re-encrypt the keys back and
+// forth at each reload — harmless, since all read both, but a write each
+// time — so switch the order on all servers together. Once [Keyring.Keys]
 // shows every key under the new KEK's ID, drop the old one. A server that
 // holds only the old KEK cannot read keys re-encrypted under the new one: it
 // keeps the keys it holds and logs the failure, and a new server started

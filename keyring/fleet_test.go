@@ -44,7 +44,7 @@ import (
 // no server signs with a key published for less than the prepublish time,
 // except the first key and the replacement of a revoked signing key.
 var (
-	fleetDays  = flag.Int("keyring.days", 0, "simulated days of the three-server test (default 180, 60 under the race detector)")
+	fleetDays  = flag.Int("keyring.days", 0, "simulated days of the three-server test (default 180, 30 under the race detector)")
 	fleetIssue = flag.Duration("keyring.issue", 100*time.Minute, "mean simulated time between two issues in the three-server test")
 	fleetSeed  = flag.Uint64("keyring.seed", 0, "seed of the three-server test; 0 picks one")
 )
@@ -171,7 +171,7 @@ func runFleet(t *testing.T, clk *fakeClock, base store.Store) {
 	if days == 0 {
 		days = 180
 		if raceEnabled {
-			days = 60 // the race detector makes the run about ten times slower
+			days = 30 // the race detector makes the run about ten times slower
 		}
 	}
 	end := t0.Add(time.Duration(days) * 24 * time.Hour)

@@ -23,7 +23,7 @@ func (r *ring) rotate(ctx context.Context) (KeyInfo, error) {
 				return false, nil, nil
 			}
 		}
-		e, err := r.add(rec, mats, now, now+r.plan.prepublish, 0)
+		e, err := r.addPublished(rec, mats, 0)
 		if err != nil {
 			return false, nil, err
 		}

@@ -284,6 +284,19 @@ func (r *ring) generate(rec *record, created, activates int64, flags byte) (entr
 	return e, m, nil
 }
 
+// addPublished adds a key that signs from activates, or Prepublish after it
+// is written if that is later. Its creation is stamped with the clock
+// rounded up to the millisecond, so that a key written at 12:00:00.0003 is
+// stamped 12:00:00.001 and signs no sooner than a whole Prepublish after.
+func (r *ring) addPublished(rec *record, mats map[string]*material, activates int64) (*entry, error) {
+	t := r.now()
+	created := t.UnixMilli()
+	if t.After(time.UnixMilli(created)) {
+		created++
+	}
+	return r.add(rec, mats, created, max(activates, created+r.plan.prepublish), 0)
+}
+
 // add generates a key and inserts it into rec, failing with ErrFull when rec
 // has no room.
 func (r *ring) add(rec *record, mats map[string]*material, created, activates int64, flags byte) (*entry, error) {
@@ -324,7 +337,7 @@ func (r *ring) steps(rec *record, now int64, mats map[string]*material) (bool, [
 	}
 	if live := rec.live(); len(live) > 0 && now >= rec.rotationDue(r.plan) {
 		last := rec.keys[live[len(live)-1]]
-		e, err := r.add(rec, mats, now, max(now+r.plan.prepublish, last.activates+r.plan.rotation), 0)
+		e, err := r.addPublished(rec, mats, last.activates+r.plan.rotation)
 		if err != nil {
 			return false, nil, err
 		}
@@ -413,11 +426,14 @@ func (r *ring) apply(now time.Time) {
 	rec, ms := r.rec, now.UnixMilli()
 	s := rec.signer(ms)
 	if s < 0 {
-		// Only a record that failed to be updated lacks a signer; keep
-		// signing with the newest activated key until the next write.
-		for i := len(rec.keys) - 1; i >= 0 && s < 0; i-- {
-			if rec.verifies(i, ms) && rec.keys[i].activates <= ms {
+		// A key that must sign at once (a replacement) was written by a
+		// server whose clock is ahead of this one: sign with it already.
+		// A key that stopped signing must not sign again (its tokens
+		// would outlive its removal), nor a scheduled key before its time.
+		for i := range rec.keys {
+			if e := &rec.keys[i]; !e.isRevoked() && e.activates > ms && e.flags&flagEarly != 0 {
 				s = i
+				break
 			}
 		}
 		if s < 0 {
