@@ -53,7 +53,7 @@ const (
 const (
 	DefaultReloadInterval     = time.Minute
 	DefaultUnknownKeyInterval = time.Second
-	DefaultUnknownKeyTimeout  = 2 * time.Second
+	DefaultReloadTimeout      = 5 * time.Second
 )
 
 // storePrefix namespaces keyring records in the store.
@@ -80,10 +80,11 @@ type Config struct {
 	// DefaultUnknownKeyInterval (one second).
 	UnknownKeyInterval time.Duration
 
-	// UnknownKeyTimeout bounds a reload triggered by a cookie with an
-	// unknown key ID (cookie.Codec.Open takes no context). Default
-	// DefaultUnknownKeyTimeout (two seconds).
-	UnknownKeyTimeout time.Duration
+	// ReloadTimeout bounds each reload the Keyring starts by itself: in the
+	// background, and for a cookie naming an unknown key ID
+	// (cookie.Codec.Open takes no context). Default DefaultReloadTimeout
+	// (five seconds).
+	ReloadTimeout time.Duration
 
 	// JWKSMaxAge is the longest Cache-Control max-age [Keyring.JWKSHandler]
 	// advertises. The Prepublish of a JWT purpose with a public-key
@@ -122,7 +123,8 @@ type Keyring struct {
 
 	closed    atomic.Bool
 	closeOnce sync.Once
-	stop      chan struct{} // closed by Close
+	ctx       context.Context // of the reloads the Keyring starts; cancelled by Close
+	cancel    context.CancelFunc
 	done      chan struct{} // closed when the background loop returns; nil without one
 	kick      chan struct{} // wakes the background loop after a registration
 }
@@ -149,7 +151,7 @@ func newKeyring(st store.Store, cfg Config, background bool) (*Keyring, error) {
 	if slices.Contains(cfg.KEKs, nil) {
 		return nil, fmt.Errorf("%w: Config.KEKs holds a nil KEK", ErrNoKEK)
 	}
-	if cfg.UnknownKeyInterval < 0 || cfg.UnknownKeyTimeout < 0 || cfg.JWKSMaxAge < 0 {
+	if cfg.UnknownKeyInterval < 0 || cfg.ReloadTimeout < 0 || cfg.JWKSMaxAge < 0 {
 		return nil, fmt.Errorf("%w: negative duration", ErrInvalidConfig)
 	}
 	cfg.KEKs = slices.Clone(cfg.KEKs)
@@ -159,8 +161,8 @@ func newKeyring(st store.Store, cfg Config, background bool) (*Keyring, error) {
 	if cfg.UnknownKeyInterval == 0 {
 		cfg.UnknownKeyInterval = DefaultUnknownKeyInterval
 	}
-	if cfg.UnknownKeyTimeout == 0 {
-		cfg.UnknownKeyTimeout = DefaultUnknownKeyTimeout
+	if cfg.ReloadTimeout == 0 {
+		cfg.ReloadTimeout = DefaultReloadTimeout
 	}
 	if cfg.JWKSMaxAge == 0 {
 		cfg.JWKSMaxAge = jwt.DefaultJWKSMaxAge
@@ -168,7 +170,8 @@ func newKeyring(st store.Store, cfg Config, background bool) (*Keyring, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	kr := &Keyring{st: st, cfg: cfg, logger: cfg.Logger, randN: rand.Int64N, stop: make(chan struct{}), kick: make(chan struct{}, 1)}
+	kr := &Keyring{st: st, cfg: cfg, logger: cfg.Logger, randN: rand.Int64N, kick: make(chan struct{}, 1)}
+	kr.ctx, kr.cancel = context.WithCancel(context.Background())
 	if kr.logger == nil {
 		kr.logger = slog.Default()
 	}
@@ -186,7 +189,7 @@ func newKeyring(st store.Store, cfg Config, background bool) (*Keyring, error) {
 func (kr *Keyring) Close() error {
 	kr.closeOnce.Do(func() {
 		kr.closed.Store(true)
-		close(kr.stop)
+		kr.cancel()
 		if kr.done != nil {
 			<-kr.done
 		}
@@ -202,7 +205,8 @@ func (kr *Keyring) Close() error {
 // Codec again with the same purpose returns the same Codec.
 //
 // Use [CookieSeal] for a Codec that seals and [CookieSign] for one that
-// signs, or a purpose name of your own. The error wraps [ErrWrongKEK] when
+// signs, or a purpose name of your own. Do not call its SetKeys: the
+// Keyring owns its keys. The error wraps [ErrWrongKEK] when
 // the stored keys were encrypted under another key-encryption key,
 // [ErrCorrupt] for a damaged record, [ErrInvalidConfig] for an invalid
 // purpose name or schedule (or one that differs from an earlier call's), or
@@ -227,8 +231,9 @@ func (kr *Keyring) Codec(ctx context.Context, purpose string, s Schedule) (*cook
 // key, its other keys the verify set, and the Keyring rotates it in memory.
 // Give it to jwt.NewIssuer and jwt.NewVerifier; a verifier meeting a kid it
 // does not hold makes the Keyring reload at once (rate-limited by
-// Config.UnknownKeyInterval). Calling KeySet again with the same algorithm
-// returns the same set. Errors are as for [Keyring.Codec].
+// Config.UnknownKeyInterval). Do not Add, Rotate or Retire its keys
+// yourself: the Keyring owns them. Calling KeySet again with the same
+// algorithm returns the same set. Errors are as for [Keyring.Codec].
 func (kr *Keyring) KeySet(ctx context.Context, alg jwt.Algorithm, s Schedule) (*jwt.KeySet, error) {
 	if !knownAlg(string(alg)) {
 		return nil, fmt.Errorf("%w: unsupported JWT algorithm %q", ErrInvalidConfig, alg)
@@ -393,10 +398,10 @@ func (kr *Keyring) loop() {
 	t := time.NewTimer(time.Hour)
 	defer t.Stop()
 	for {
-		d := kr.wake(context.Background())
+		d := kr.wake(kr.ctx)
 		t.Reset(d)
 		select {
-		case <-kr.stop:
+		case <-kr.ctx.Done():
 			return
 		case <-kr.kick:
 		case <-t.C:

@@ -669,3 +669,50 @@ func TestConcurrentFirstStart(t *testing.T) {
 		})
 	}
 }
+
+// TestClockSkewReplacement: a server whose clock is a few milliseconds
+// behind the one that revoked the signing key sees the replacement activate
+// in its future. It signs with the replacement already, never with a key
+// that has stopped signing, and adds no second replacement.
+func TestClockSkewReplacement(t *testing.T) {
+	ahead := newFakeClock(tStart)
+	behind := newFakeClock(tStart.Add(-5 * time.Millisecond))
+	st := memoryStore(t, ahead)
+	keks := testKEKs(t)
+	a := mustServer(t, st, ahead, keks)
+	ctx := context.Background()
+	first := a.seal.KeyIDs()[0]
+	// Rotate once, so that a retired key exists that must not sign again.
+	if _, err := a.kr.Rotate(ctx, CookieSeal); err != nil {
+		t.Fatal(err)
+	}
+	ahead.Advance(2 * time.Hour)
+	behind.Advance(2 * time.Hour)
+	a.kr.wake(ctx)
+	second := a.seal.KeyIDs()[0]
+	b := mustServer(t, st, behind, keks)
+	if err := a.kr.Revoke(ctx, CookieSeal, idString(second)); err != nil {
+		t.Fatal(err)
+	}
+	repl := a.seal.KeyIDs()[0]
+	if err := b.kr.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.seal.KeyIDs()[0]; got != repl || got == first {
+		t.Fatalf("the lagging server signs with %d; want the replacement %d (retired: %d)", got, repl, first)
+	}
+	raw, _ := st.Get(ctx, storePrefix+CookieSeal)
+	rec, err := decodeRecord(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	early := 0
+	for _, e := range rec.keys {
+		if e.flags&flagEarly != 0 && e.created > tStart.UnixMilli() {
+			early++
+		}
+	}
+	if early != 1 {
+		t.Fatalf("%d replacements, want one", early)
+	}
+}

@@ -323,7 +323,7 @@ func (r *ring) steps(rec *record, now int64, mats map[string]*material) (bool, [
 		changed = true
 		evs = append(evs, event{EventKeyRemoved, id, "expired"})
 	}
-	if rec.signer(now) < 0 {
+	if rec.signer(now) < 0 && !rec.replacementWaiting(now) {
 		reason := "replacement"
 		if len(rec.live()) == 0 && len(rec.keys) == 0 {
 			reason = "first"
@@ -430,12 +430,7 @@ func (r *ring) apply(now time.Time) {
 		// server whose clock is ahead of this one: sign with it already.
 		// A key that stopped signing must not sign again (its tokens
 		// would outlive its removal), nor a scheduled key before its time.
-		for i := range rec.keys {
-			if e := &rec.keys[i]; !e.isRevoked() && e.activates > ms && e.flags&flagEarly != 0 {
-				s = i
-				break
-			}
-		}
+		s = rec.replacement(ms)
 		if s < 0 {
 			r.kr.logger.Error("keyring: no key can sign; keeping the current keys", slogPurpose(r.name))
 			return
@@ -531,7 +526,10 @@ func (r *ring) wake(ctx context.Context) time.Duration {
 		if interval > 0 {
 			r.nextReload = now.Add(r.kr.jitter())
 		}
-		if err := r.update(ctx, nil); err != nil {
+		rctx, cancel := context.WithTimeout(ctx, r.kr.cfg.ReloadTimeout)
+		err := r.update(rctx, nil)
+		cancel()
+		if err != nil {
 			r.kr.logger.LogAttrs(ctx, levelWarn, "keyring: reload failed; keeping the keys held", slogPurpose(r.name), slogErr(err))
 			r.apply(now)
 		}
@@ -557,7 +555,7 @@ func (r *ring) wake(ctx context.Context) time.Duration {
 // record does not reflect yet.
 func (r *ring) stepDue(now int64) bool {
 	rec := r.rec
-	if rec.signer(now) < 0 || now >= rec.rotationDue(r.plan) || r.staleKEK() {
+	if rec.signer(now) < 0 && !rec.replacementWaiting(now) || now >= rec.rotationDue(r.plan) || r.staleKEK() {
 		return true
 	}
 	for _, e := range rec.keys {
@@ -581,7 +579,7 @@ func (r *ring) staleKEK() bool {
 
 // unknownCookie is the Codec's OnUnknownKey hook.
 func (r *ring) unknownCookie(id uint32) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), r.kr.cfg.UnknownKeyTimeout)
+	ctx, cancel := context.WithTimeout(r.kr.ctx, r.kr.cfg.ReloadTimeout)
 	defer cancel()
 	return r.miss(ctx, strconv.FormatUint(uint64(id), 10))
 }

@@ -125,6 +125,20 @@ func (r *record) signer(now int64) int {
 	return -1
 }
 
+// replacement returns the index of a live key that must sign at once but
+// activates after now — written by a server whose clock is ahead — or -1.
+func (r *record) replacement(now int64) int {
+	for i := range r.keys {
+		if e := &r.keys[i]; !e.isRevoked() && e.activates > now && e.flags&flagEarly != 0 {
+			return i
+		}
+	}
+	return -1
+}
+
+// replacementWaiting reports whether replacement(now) finds one.
+func (r *record) replacementWaiting(now int64) bool { return r.replacement(now) >= 0 }
+
 // verifies reports whether key i is in the verify set at now.
 func (r *record) verifies(i int, now int64) bool {
 	e := &r.keys[i]
@@ -153,8 +167,11 @@ func (r *record) normalize(now int64, p plan) {
 			continue
 		}
 		if n+1 < len(live) {
-			next := r.keys[live[n+1]].activates
-			e.deactivates, e.removes = next, next+p.verify
+			// Set only when the successor changes: a server with another
+			// verify window leaves the dates another server wrote alone.
+			if next := r.keys[live[n+1]].activates; e.deactivates != next {
+				e.deactivates, e.removes = next, next+p.verify
+			}
 		} else {
 			e.deactivates, e.removes = 0, 0
 		}
