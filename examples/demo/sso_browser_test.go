@@ -14,7 +14,7 @@ import (
 // callback, the decoded ID token and session, the flow cookie gone, and
 // the provider's back-channel logout ending the session.
 func TestBrowserSSO(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	bctx := browser(t, ctx)
 	ts := newSSOServer(t)
