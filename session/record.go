@@ -106,7 +106,8 @@ func decodeTombstone(b []byte) (successor storeKey, deadline int64, err error) {
 	r.Reset(b[1:])
 	k := r.Bytes(len(sessionPrefix) + idLen)
 	deadline = r.Varint()
-	if r.Err() != nil || len(k) != len(sessionPrefix)+idLen || string(k[:len(sessionPrefix)]) != sessionPrefix || deadline <= 0 {
+	if r.Err() != nil || len(k) != len(sessionPrefix)+idLen || string(k[:len(sessionPrefix)]) != sessionPrefix ||
+		!validID(string(k[len(sessionPrefix):])) || deadline <= 0 {
 		return "", 0, errCorrupt
 	}
 	return storeKey(k), deadline, nil

@@ -3,11 +3,15 @@ package session
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"math"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/authkit/authkit/cookie"
 )
 
 func sampleRecord() record {
@@ -273,4 +277,105 @@ func TestTruncateUTF8(t *testing.T) {
 	if got := truncateUTF8("ok\xff", 10); got != "ok" {
 		t.Errorf("invalid UTF-8 kept: %q", got)
 	}
+}
+
+func TestTombstone(t *testing.T) {
+	succ := newID().key()
+	b := appendTombstone(nil, succ, 1_700_000_000_000)
+	got, deadline, err := decodeTombstone(b)
+	if err != nil || got != succ || deadline != 1_700_000_000_000 {
+		t.Fatalf("decodeTombstone = %q, %d, %v", got, deadline, err)
+	}
+	if got, _, err := decodeTombstone([]byte{tombstoneByte}); err != nil || got != "" {
+		t.Errorf("a lone tombstone byte: %q, %v", got, err)
+	}
+	for _, bad := range [][]byte{
+		nil,
+		revokedMarker,
+		b[:len(b)-1],
+		append(slices.Clone(b), 0),
+		appendTombstone(nil, "sess:short", 1),
+		appendTombstone(nil, storeKey("tok:"+strings.Repeat("a", idLen+1)), 1),
+		appendTombstone(nil, succ, 0),
+		appendTombstone(nil, storeKey("sess:"+strings.Repeat("!", idLen)), 1),
+	} {
+		if _, _, err := decodeTombstone(bad); err == nil {
+			t.Errorf("decodeTombstone(%x) accepted", bad)
+		}
+	}
+	if isRevoked(b) || !isTombstone(b) || isTombstone(revokedMarker) || !isRevoked(revokedMarker) {
+		t.Error("marker and tombstone confused")
+	}
+	var r record
+	if decodeRecord(b, &r, nil) == nil || decodeRecord(revokedMarker, &r, nil) == nil {
+		t.Error("a tombstone or marker decodes as a record")
+	}
+}
+
+func FuzzDecodeTombstone(f *testing.F) {
+	f.Add(appendTombstone(nil, newID().key(), 1_700_000_000_000))
+	f.Add([]byte{tombstoneByte})
+	f.Add([]byte{tombstoneByte, 48})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		succ, deadline, err := decodeTombstone(b)
+		if err != nil || len(b) == 1 {
+			return
+		}
+		if !strings.HasPrefix(string(succ), sessionPrefix) || !validID(succ.handle()) || deadline <= 0 {
+			t.Fatalf("successor %q", succ)
+		}
+		if enc := appendTombstone(nil, succ, deadline); !bytes.Equal(enc, b) {
+			t.Fatalf("re-encoding differs")
+		}
+	})
+}
+
+// FuzzScanCookie checks the Manager's cookie reader against
+// cookie.Template.Read, which it replaces on the request path: the same
+// cookie is found, a duplicate is a duplicate, and a value Read refuses is
+// never a valid session ID.
+func FuzzScanCookie(f *testing.F) {
+	id := string(newID())
+	for _, s := range []string{
+		"__Host-session=" + id,
+		"a=1; __Host-session=" + id + "; b=2",
+		"__Host-session=\"" + id + "\"",
+		"__Host-session=" + id + "; __Host-session=" + id,
+		" __Host-session = " + id + " ",
+		"__Host-session",
+		"__Host-session=a;b",
+		"__host-session=" + id,
+		"",
+	} {
+		f.Add(s, "")
+	}
+	f.Add("__Host-session="+id, "__Host-session=x")
+	tmpl := cookie.New(DefaultCookieName)
+	f.Fuzz(func(t *testing.T, line1, line2 string) {
+		h := http.Header{}
+		h.Add("Cookie", line1)
+		if line2 != "" {
+			h.Add("Cookie", line2)
+		}
+		v, n := scanCookie(h["Cookie"], tmpl.Name)
+		want, err := tmpl.Read(&http.Request{Header: h})
+		switch {
+		case errors.Is(err, cookie.ErrNotFound):
+			if n != 0 {
+				t.Fatalf("found %d where Read found none", n)
+			}
+		case errors.Is(err, cookie.ErrDuplicate):
+			if n < 2 {
+				t.Fatalf("found %d where Read found a duplicate", n)
+			}
+		case err == nil:
+			if n != 1 || v != want {
+				t.Fatalf("found %d, %q where Read found %q", n, v, want)
+			}
+		default:
+			if n != 1 || validID(v) {
+				t.Fatalf("found %d, %q (valid) where Read refused: %v", n, v, err)
+			}
+		}
+	})
 }

@@ -3,20 +3,22 @@ package session_test
 import (
 	"context"
 	"crypto/rand"
+	"net/http"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/authkit/authkit/session"
+	"github.com/authkit/authkit/store"
 	"github.com/authkit/authkit/store/redisstore"
 	"github.com/authkit/authkit/store/storetest"
 )
 
-// TestLostUpdateRedis runs the lost-update test on Redis when
-// AUTHKIT_REDIS_ADDR is set, under a random key prefix that it removes
-// afterwards.
-func TestLostUpdateRedis(t *testing.T) {
+// newRedis returns a Store on the Redis that AUTHKIT_REDIS_ADDR names
+// (skipping the test when it is unset), under a random key prefix whose
+// keys it removes afterwards.
+func newRedis(t *testing.T) store.Store {
 	addr := storetest.Env(t, "AUTHKIT_REDIS_ADDR")
 	c := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true, PoolSize: 64})
 	t.Cleanup(func() { c.Close() }) // after the key cleanup below (cleanups run last-in first-out)
@@ -37,6 +39,28 @@ func TestLostUpdateRedis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return st
+}
+
+// TestRevocationRacesRedis forces the races of RenewID with RevokeSubject
+// and of Logout with a renewal on Redis, whose CompareAndSwap is a script.
+func TestRevocationRacesRedis(t *testing.T) {
+	storetest.Env(t, "AUTHKIT_REDIS_ADDR")
+	t.Run("RenewID racing RevokeSubject", func(t *testing.T) {
+		renewRace(t, newRedis, session.Config{}, func(t *testing.T, m *session.Manager, _ http.Handler, _ string) bool {
+			if err := m.RevokeSubject(context.Background(), "alice"); err != nil {
+				t.Fatal(err)
+			}
+			return true
+		})
+	})
+	t.Run("Logout racing renewal", func(t *testing.T) { logoutRace(t, newRedis) })
+}
+
+// TestLostUpdateRedis runs the lost-update test on Redis when
+// AUTHKIT_REDIS_ADDR is set.
+func TestLostUpdateRedis(t *testing.T) {
+	st := newRedis(t)
 	lostUpdate(t, st, 200)
 
 	// The main flows on Redis: fixation, data, logout everywhere.

@@ -68,6 +68,8 @@ func countCalls(fs *faultstore.Store, f func()) int {
 	return len(fs.Calls()) - n
 }
 
+func memoryStore(t *testing.T) store.Store { return newMemory(t) }
+
 // handleOf returns the Handle of the session whose ID is id.
 func handleOf(id string) string {
 	return strings.TrimPrefix(keyhash.Key("sess:", id), "sess:")
@@ -211,9 +213,9 @@ func TestRememberMeRacingRevokeSubject(t *testing.T) {
 // revoke run at every point of its store calls, and checks that whenever
 // revoke reports that it covered A, neither A's old ID nor any ID the
 // renewal handed out is valid, and none is listed.
-func renewRace(t *testing.T, cfg session.Config, revoke func(t *testing.T, m *session.Manager, h http.Handler, oldID string) (covered bool)) {
+func renewRace(t *testing.T, newStore func(*testing.T) store.Store, cfg session.Config, revoke func(t *testing.T, m *session.Manager, h http.Handler, oldID string) (covered bool)) {
 	setup := func(t *testing.T) (*faultstore.Store, *session.Manager, http.Handler, *client) {
-		fs := faultstore.New(newMemory(t))
+		fs := faultstore.New(newStore(t))
 		m := session.New(fs, cfg)
 		h := app(m)
 		a := newClient(t, h)
@@ -249,7 +251,7 @@ func renewRace(t *testing.T, cfg session.Config, revoke func(t *testing.T, m *se
 }
 
 func TestRenewIDRacingRevokeSubject(t *testing.T) {
-	renewRace(t, session.Config{}, func(t *testing.T, m *session.Manager, _ http.Handler, _ string) bool {
+	renewRace(t, memoryStore, session.Config{}, func(t *testing.T, m *session.Manager, _ http.Handler, _ string) bool {
 		if err := m.RevokeSubject(context.Background(), "alice"); err != nil {
 			t.Fatal(err)
 		}
@@ -258,7 +260,7 @@ func TestRenewIDRacingRevokeSubject(t *testing.T) {
 }
 
 func TestRenewIDRacingRevokeID(t *testing.T) {
-	renewRace(t, session.Config{}, func(t *testing.T, m *session.Manager, _ http.Handler, old string) bool {
+	renewRace(t, memoryStore, session.Config{}, func(t *testing.T, m *session.Manager, _ http.Handler, old string) bool {
 		// The handle the user saw may have been renewed away meanwhile:
 		// then RevokeID reports ErrNotFound and covers nothing.
 		err := m.RevokeID(context.Background(), "alice", handleOf(old))
@@ -270,7 +272,7 @@ func TestRenewIDRacingRevokeID(t *testing.T) {
 }
 
 func TestRenewIDRacingRevokeOthers(t *testing.T) {
-	renewRace(t, session.Config{}, func(t *testing.T, m *session.Manager, h http.Handler, _ string) bool {
+	renewRace(t, memoryStore, session.Config{}, func(t *testing.T, m *session.Manager, h http.Handler, _ string) bool {
 		c := newClient(t, h)
 		c.body("POST", "/login?u=alice")
 		c.body("POST", "/revoke-others")
@@ -280,7 +282,7 @@ func TestRenewIDRacingRevokeOthers(t *testing.T) {
 
 func TestRenewIDRacingCapEviction(t *testing.T) {
 	// With two devices at a cap of two, a third login evicts the oldest: A.
-	renewRace(t, session.Config{MaxPerSubject: 2}, func(t *testing.T, m *session.Manager, h http.Handler, _ string) bool {
+	renewRace(t, memoryStore, session.Config{MaxPerSubject: 2}, func(t *testing.T, m *session.Manager, h http.Handler, _ string) bool {
 		newClient(t, h).body("POST", "/login?u=alice")
 		return true
 	})
@@ -357,11 +359,13 @@ func TestRevokeFailuresAreRetried(t *testing.T) {
 // browser, two tabs): the Logout loaded the session before the renewal
 // began, and runs at every point of the renewal's store calls. Once both
 // are done and the Logout reported success, neither ID is valid.
-func TestLogoutRacingRenewal(t *testing.T) {
+func TestLogoutRacingRenewal(t *testing.T) { logoutRace(t, memoryStore) }
+
+func logoutRace(t *testing.T, newStore func(*testing.T) store.Store) {
 	for _, renew := range []string{"/renew", "/login?u=alice"} {
 		t.Run(renew, func(t *testing.T) {
 			setup := func(t *testing.T) (*faultstore.Store, http.Handler, *client, chan struct{}, chan struct{}) {
-				fs := faultstore.New(newMemory(t))
+				fs := faultstore.New(newStore(t))
 				m := session.New(fs, session.Config{})
 				loaded, proceed := make(chan struct{}), make(chan struct{})
 				h := revokeApp(m, loaded, proceed)
