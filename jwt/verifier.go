@@ -115,9 +115,9 @@ type Config struct {
 	// EventRevoke for revocations.
 	Events authkit.EventFunc
 
-	// Logger receives failures that have no caller to return them to: a
-	// family revocation from [Verifier.FamilyRevoked]. Nil means
-	// slog.Default().
+	// Logger is for failures that have no caller to return them to. A
+	// Verifier has none today: every failure, revocations included, is
+	// returned to its caller. Nil means slog.Default().
 	Logger *slog.Logger
 
 	// Now returns the current time. Nil means time.Now.
@@ -217,13 +217,6 @@ func NewVerifier(keys KeySource, cfg Config) *Verifier {
 func foreignKeys(keys KeySource) bool {
 	ks, ok := keys.(*KeySet)
 	return !ok || ks.SigningKey() == nil
-}
-
-func (v *Verifier) logger() *slog.Logger {
-	if v.cfg.Logger != nil {
-		return v.cfg.Logger
-	}
-	return slog.Default()
 }
 
 func stripApplication(t string) string {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/authkit/authkit"
 	"github.com/authkit/authkit/hash"
+	"github.com/authkit/authkit/jwtpair"
 	"github.com/authkit/authkit/login"
 	"github.com/authkit/authkit/session"
 	"github.com/authkit/authkit/token"
@@ -312,7 +313,7 @@ func (s *server) apiTokenRefresh(w http.ResponseWriter, r *http.Request) {
 
 // POST /api/jwt/login {"username","password"} → {"access_token",
 // "token_type","expires_in"} and the refresh token in an HttpOnly
-// __Secure- cookie scoped to /api/jwt/refresh, both from jwt.Pairs.
+// __Secure- cookie scoped to /api/jwt/refresh, both from a jwtpair.Manager.
 func (s *server) apiJWTLogin(w http.ResponseWriter, r *http.Request) {
 	res, ok := s.apiLogin(w, r)
 	if !ok {
@@ -331,10 +332,10 @@ func (s *server) apiJWTLogin(w http.ResponseWriter, r *http.Request) {
 }
 
 // POST /api/jwt/refresh (the refresh cookie) → a new JWT and a new cookie.
-// The rotation and the answer are jwt.Pairs'; the errors are the API's,
-// with a description that tells reuse apart. A reused cookie revokes the
-// family, and through the token manager's FamilyRevoked the JWTs issued
-// from it.
+// The rotation and the answer are the jwtpair.Manager's; the errors are
+// the API's, with a description that tells reuse apart. A reused cookie
+// revokes the family, and with it (jwtpair.New connected them) the JWTs
+// issued from it.
 func (s *server) apiJWTRefresh(w http.ResponseWriter, r *http.Request) {
 	v, err := s.refreshCookie.Read(r)
 	if err != nil { // absent, or sent twice (a planted copy): trust none
@@ -346,6 +347,13 @@ func (s *server) apiJWTRefresh(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, authkit.ErrInvalidCredentials) {
 			s.refreshCookie.Delete(w)
 		}
+		if errors.Is(err, jwtpair.ErrNoAccessToken) && pair.Refresh != "" {
+			// Rotated, but no JWT: the client keeps the successor, so that
+			// its retry is no reuse.
+			if cerr := s.pairs.SetCookie(w, pair); cerr != nil {
+				err = errors.Join(err, cerr)
+			}
+		}
 		s.refreshError(w, r, err)
 		return
 	}
@@ -355,8 +363,8 @@ func (s *server) apiJWTRefresh(w http.ResponseWriter, r *http.Request) {
 }
 
 // POST /api/jwt/logout (Bearer JWT) → 204: the JWT's refresh family is
-// revoked — and with it, through the token manager's FamilyRevoked, every
-// JWT issued from it — and the refresh cookie cleared.
+// revoked — and with it (jwtpair.New connected them) every JWT issued from
+// it — and the refresh cookie cleared.
 func (s *server) apiJWTLogout(w http.ResponseWriter, r *http.Request) {
 	id, _ := authkit.IdentityFrom(r.Context())
 	if fid, _ := id.Claims["fid"].(string); fid != "" {

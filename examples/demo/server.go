@@ -18,6 +18,7 @@ import (
 	"github.com/authkit/authkit/cookie"
 	"github.com/authkit/authkit/hash"
 	"github.com/authkit/authkit/jwt"
+	"github.com/authkit/authkit/jwtpair"
 	"github.com/authkit/authkit/login"
 	"github.com/authkit/authkit/session"
 	"github.com/authkit/authkit/store"
@@ -100,8 +101,8 @@ type server struct {
 	keys     *jwt.KeySet
 	issuer   *jwt.Issuer
 	jwts     *jwt.Verifier
-	pairs    *jwt.Pairs // access JWTs with their refresh tokens, in refreshCookie
-	sso      *sso       // the SSO panel; nil without config.PublicURL
+	pairs    *jwtpair.Manager // access JWTs with their refresh tokens, in refreshCookie
+	sso      *sso             // the SSO panel; nil without config.PublicURL
 
 	codec         *cookie.Codec
 	demoCookie    cookie.Template
@@ -172,25 +173,24 @@ func newServer(cfg config) (*server, error) {
 		Logger:         s.log,
 		Now:            cfg.Now,
 	})
-	// The token manager comes after the JWT verifier, to be given its
-	// FamilyRevoked: whenever a refresh family is revoked — a reused refresh
-	// token, a logout, a device signed out, "log out everywhere" — the
-	// family's ID goes into the subject's JWT revocation record, which the
-	// verifier reads anyway. So the JWTs issued from the family (their fid
-	// claim) are refused at once, with no extra store read per request.
 	s.tokens = token.New(s.st, token.Config{
 		AccessLifetime:  accessTTL,
 		RefreshLifetime: refreshTTL,
-		FamilyRevoked:   s.jwts.FamilyRevoked,
 		Events:          events,
 		Logger:          s.log,
 		Now:             cfg.Now,
 	})
 
-	// Pairs issues a JWT with a refresh token, rotates the refresh token and
-	// carries it in an HttpOnly, Secure, SameSite=Strict cookie scoped to
-	// the refresh endpoint.
-	s.pairs = jwt.NewPairs(s.issuer, s.tokens, jwt.PairConfig{
+	// The pair manager issues a JWT with a refresh token, rotates the
+	// refresh token and carries it in an HttpOnly, Secure, SameSite=Strict
+	// cookie scoped to the refresh endpoint. Building it connects the token
+	// manager to the JWT verifier: whenever a refresh family is revoked — a
+	// reused refresh token, a logout, a device signed out, "log out
+	// everywhere" — the family's ID goes into the subject's JWT revocation
+	// record, which the verifier reads anyway. So the JWTs issued from the
+	// family (their fid claim) are refused at once, with no extra store read
+	// per request.
+	s.pairs = jwtpair.New(s.issuer, s.jwts, s.tokens, jwtpair.Config{
 		CookieName:  refreshCookieName,
 		RefreshPath: refreshCookiePath,
 		Logger:      s.log,

@@ -139,7 +139,7 @@ func testBackend(t *testing.T, flagValue, prefix, table string) {
 	if r := me(ts.client(t), j.AccessToken); r.status != 200 {
 		t.Fatalf("me with a JWT: %d", r.status)
 	}
-	// Reuse revokes the family, and the token manager's FamilyRevoked the
+	// Reuse revokes the family, and the listener jwtpair.New registered the
 	// family's JWTs, in this store's JWT revocation record.
 	wantError(t, ts.client(t).do("POST", "/api/jwt/refresh", nil, "Cookie", refreshCookieName+"="+spent.Value), 400, "invalid_grant")
 	if r := me(ts.client(t), j.AccessToken); r.status != 401 {

@@ -456,7 +456,8 @@ func (s *server) webRevokeFamily(w http.ResponseWriter, r *http.Request) {
 	id, _ := authkit.IdentityFrom(r.Context())
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 	fid := r.PostFormValue("id")
-	// The token manager's FamilyRevoked also revokes the family's JWTs.
+	// Revoking the family also revokes its JWTs (jwtpair.New connected the
+	// token manager to the JWT verifier).
 	err := s.tokens.RevokeFamily(r.Context(), id.Subject, fid)
 	if err != nil && !errors.Is(err, token.ErrNotFound) {
 		s.log.Error("revoke family", "err", err)

@@ -1,8 +1,8 @@
 // Command spa serves a single-page app that keeps its JWT in memory — never
 // in localStorage — and renews it from a refresh token held in an HttpOnly
 // cookie that only the refresh endpoint receives. A reload of the page
-// costs one refresh, not a new sign-in. jwt.Pairs issues both tokens,
-// rotates the refresh token and serves the refresh endpoint.
+// costs one refresh, not a new sign-in. A jwtpair.Manager issues both
+// tokens, rotates the refresh token and serves the refresh endpoint.
 //
 //	go run ./examples/spa             # http://127.0.0.1:8083, user alice / wonderland-42
 package main
@@ -19,6 +19,7 @@ import (
 	"github.com/authkit/authkit"
 	"github.com/authkit/authkit/hash"
 	"github.com/authkit/authkit/jwt"
+	"github.com/authkit/authkit/jwtpair"
 	"github.com/authkit/authkit/store"
 	"github.com/authkit/authkit/token"
 )
@@ -45,7 +46,7 @@ const refreshPath = "/api/refresh"
 type app struct {
 	hasher *hash.Hasher
 	users  map[string]string // name → password hash
-	pairs  *jwt.Pairs        // access JWT + refresh token in a cookie
+	pairs  *jwtpair.Manager  // access JWT + refresh token in a cookie
 }
 
 func newApp(st store.Store, h *hash.Hasher, users map[string]string) (http.Handler, error) {
@@ -59,19 +60,19 @@ func newApp(st store.Store, h *hash.Hasher, users map[string]string) (http.Handl
 	if err != nil {
 		return nil, err
 	}
-	// The verifier first, so that the token manager can tell it when a
-	// refresh family is revoked — at sign-out, or when a stolen refresh
-	// cookie is replayed: the JWTs issued from the family (their fid claim)
-	// are then refused at once, within the verifier's one store read.
 	jwts := jwt.NewVerifier(keys, jwt.Config{Issuer: "spa", Audience: "spa", Store: st})
-	tokens := token.New(st, token.Config{FamilyRevoked: jwts.FamilyRevoked})
+	tokens := token.New(st, token.Config{})
 	issuer := jwt.NewIssuer(keys, jwt.IssuerConfig{Issuer: "spa", Audience: []string{"spa"}, Lifetime: 5 * time.Minute})
 	a := &app{
 		hasher: h,
 		users:  map[string]string{},
-		// The refresh token travels in __Secure-refresh: HttpOnly (scripts
-		// never see it), Secure, SameSite=Strict, Path=/api/refresh.
-		pairs: jwt.NewPairs(issuer, tokens, jwt.PairConfig{RefreshPath: refreshPath}),
+		// jwtpair.New tells the verifier whenever the token manager revokes
+		// a refresh family — at sign-out, or when a stolen refresh cookie is
+		// replayed: the JWTs issued from the family (their fid claim) are
+		// then refused at once, within the verifier's one store read. The
+		// refresh token travels in __Secure-refresh: HttpOnly (scripts never
+		// see it), Secure, SameSite=Strict, Path=/api/refresh.
+		pairs: jwtpair.New(issuer, jwts, tokens, jwtpair.Config{RefreshPath: refreshPath}),
 	}
 	for name, pw := range users {
 		if a.users[name], err = h.Hash(context.Background(), pw); err != nil {

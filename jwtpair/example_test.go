@@ -1,4 +1,4 @@
-package jwt_test
+package jwtpair_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/authkit/authkit"
 	"github.com/authkit/authkit/jwt"
+	"github.com/authkit/authkit/jwtpair"
 	"github.com/authkit/authkit/store"
 	"github.com/authkit/authkit/token"
 )
@@ -19,16 +20,19 @@ import (
 // An access JWT kept in memory by the client, and a rotating refresh token
 // in an HttpOnly, Secure, SameSite=Strict cookie scoped to the refresh
 // endpoint.
-func ExamplePairs() {
+func Example() {
 	st := store.NewMemory(store.MemoryConfig{})
 	defer st.Close()
 	key, _ := jwt.GenerateKey(jwt.ES256)
 	keys, _ := jwt.NewKeySet(key)
+	// The issuer names itself and the API the tokens are for; the verifier
+	// checks both.
 	issuer := jwt.NewIssuer(keys, jwt.IssuerConfig{Issuer: "https://app.example", Audience: []string{"https://app.example/api"}})
 	verifier := jwt.NewVerifier(keys, jwt.Config{Issuer: "https://app.example", Audience: "https://app.example/api", Store: st})
-	// Revoking a refresh family (reuse, logout) revokes its JWTs too.
-	tokens := token.New(st, token.Config{FamilyRevoked: verifier.FamilyRevoked})
-	pairs := jwt.NewPairs(issuer, tokens, jwt.PairConfig{}) // cookie __Secure-refresh, Path=/auth/refresh
+	tokens := token.New(st, token.Config{})
+	// New connects them: revoking a refresh family (reuse, logout,
+	// RevokeSubject) revokes its JWTs too.
+	pairs := jwtpair.New(issuer, verifier, tokens, jwtpair.Config{}) // cookie __Secure-refresh, Path=/auth/refresh
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
@@ -40,7 +44,7 @@ func ExamplePairs() {
 		}
 		_ = pairs.WriteResponse(w, pair)
 	})
-	mux.Handle(jwt.DefaultRefreshPath, pairs.Handler()) // POST: refresh, DELETE: log out
+	mux.Handle(jwtpair.DefaultRefreshPath, pairs.Handler()) // POST: refresh, DELETE: log out
 	mux.Handle("GET /api/me", authkit.Require(verifier)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, _ := authkit.IdentityFrom(r.Context())
 		fmt.Fprint(w, id.Subject)
@@ -79,12 +83,12 @@ func ExamplePairs() {
 	fmt.Println("login:", call("POST", "/login"))
 	fmt.Println("api:", call("GET", "/api/me"))
 	accessToken = "" // a page reload loses the in-memory token...
-	fmt.Println("refresh:", call("POST", jwt.DefaultRefreshPath))
+	fmt.Println("refresh:", call("POST", jwtpair.DefaultRefreshPath))
 	fmt.Println("api:", call("GET", "/api/me")) // ...and the refresh cookie restores it
-	fmt.Println("logout:", call("DELETE", jwt.DefaultRefreshPath))
+	fmt.Println("logout:", call("DELETE", jwtpair.DefaultRefreshPath))
 	fmt.Println("api:", call("GET", "/api/me")) // the JWT of the ended family is revoked
 	accessToken = ""
-	fmt.Println("refresh:", call("POST", jwt.DefaultRefreshPath))
+	fmt.Println("refresh:", call("POST", jwtpair.DefaultRefreshPath))
 	// Output:
 	// Set-Cookie: __Secure-refresh=…; Path=/auth/refresh; Max-Age=1209600; Secure; HttpOnly; SameSite=Strict
 	// login: 200

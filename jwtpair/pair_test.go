@@ -1,9 +1,12 @@
-package jwt
+package jwtpair
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -11,27 +14,12 @@ import (
 	"time"
 
 	"github.com/authkit/authkit"
-	"github.com/authkit/authkit/store"
+	"github.com/authkit/authkit/jwt"
 	"github.com/authkit/authkit/token"
 )
 
-type pairFixture struct {
-	*fixture
-	tokens *token.Manager
-	pairs  *Pairs
-}
-
-func newPairFixture(t *testing.T, st store.Store) *pairFixture {
-	f := newFixture(t, mustKeySet(t, testKey(t, ES256)), nil)
-	if st == nil {
-		st = f.store
-	}
-	tokens := token.New(st, token.Config{FamilyRevoked: f.ver.FamilyRevoked, Now: f.clk.Now})
-	return &pairFixture{fixture: f, tokens: tokens, pairs: NewPairs(f.iss, tokens, PairConfig{Logger: discardLogger()})}
-}
-
 func TestPairIssueAndRefresh(t *testing.T) {
-	f := newPairFixture(t, nil)
+	f := newFixture(t, nil)
 	ctx := context.Background()
 	auth := t0.Add(-time.Minute)
 	p1, err := f.pairs.Issue(ctx, "alice", token.FamilyOptions{Scopes: []string{"read"}, AuthTime: auth})
@@ -63,7 +51,7 @@ func TestPairIssueAndRefresh(t *testing.T) {
 		t.Fatalf("reuse: %v", err)
 	}
 	for i, tok := range []string{p1.Access.Token, p2.Access.Token} {
-		if _, err := f.ver.Verify(ctx, tok); !errors.Is(err, ErrRevoked) {
+		if _, err := f.ver.Verify(ctx, tok); !errors.Is(err, jwt.ErrRevoked) {
 			t.Fatalf("JWT %d after reuse: %v", i+1, err)
 		}
 	}
@@ -80,7 +68,7 @@ func TestPairIssueAndRefresh(t *testing.T) {
 	if err := authkit.RevokeSubject(ctx, "alice", f.tokens, f.ver); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.ver.Verify(ctx, p3.Access.Token); !errors.Is(err, ErrRevoked) {
+	if _, err := f.ver.Verify(ctx, p3.Access.Token); !errors.Is(err, jwt.ErrRevoked) {
 		t.Fatalf("after RevokeSubject: %v", err)
 	}
 	if _, err := f.pairs.Refresh(ctx, p3.Refresh, ""); !errors.Is(err, authkit.ErrInvalidCredentials) {
@@ -97,7 +85,7 @@ func refreshRequest(method, cookieValue string) *http.Request {
 }
 
 func TestPairHandler(t *testing.T) {
-	f := newPairFixture(t, nil)
+	f := newFixture(t, nil)
 	ctx := context.Background()
 	h := f.pairs.Handler()
 	p, err := f.pairs.Issue(ctx, "bob", token.FamilyOptions{Scopes: []string{"a", "b"}})
@@ -121,7 +109,7 @@ func TestPairHandler(t *testing.T) {
 	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
 		t.Fatal(err)
 	}
-	if body.TokenType != "Bearer" || body.ExpiresIn != int64(DefaultLifetime/time.Second) || body.Scope != "a b" || body.Refresh != "" {
+	if body.TokenType != "Bearer" || body.ExpiresIn != int64(jwt.DefaultLifetime/time.Second) || body.Scope != "a b" || body.Refresh != "" {
 		t.Fatalf("body %s", rec.Body)
 	}
 	if _, err := f.ver.Verify(ctx, body.AccessToken); err != nil {
@@ -171,7 +159,7 @@ func TestPairHandler(t *testing.T) {
 	if rec.Code != 400 {
 		t.Fatalf("reuse: status %d", rec.Code)
 	}
-	if _, err := f.ver.Verify(ctx, body.AccessToken); !errors.Is(err, ErrRevoked) {
+	if _, err := f.ver.Verify(ctx, body.AccessToken); !errors.Is(err, jwt.ErrRevoked) {
 		t.Fatalf("JWT after reuse: %v", err)
 	}
 	rec = httptest.NewRecorder()
@@ -187,7 +175,7 @@ func withHeader(r *http.Request, k, v string) *http.Request {
 }
 
 func TestPairLogout(t *testing.T) {
-	f := newPairFixture(t, nil)
+	f := newFixture(t, nil)
 	ctx := context.Background()
 	p, err := f.pairs.Issue(ctx, "carol", token.FamilyOptions{})
 	if err != nil {
@@ -198,7 +186,7 @@ func TestPairLogout(t *testing.T) {
 	if rec.Code != 204 || !strings.Contains(rec.Header().Get("Set-Cookie"), "Max-Age=0") {
 		t.Fatalf("logout: status %d, Set-Cookie %q", rec.Code, rec.Header().Get("Set-Cookie"))
 	}
-	if _, err := f.ver.Verify(ctx, p.Access.Token); !errors.Is(err, ErrRevoked) {
+	if _, err := f.ver.Verify(ctx, p.Access.Token); !errors.Is(err, jwt.ErrRevoked) {
 		t.Fatalf("JWT after logout: %v", err)
 	}
 	if _, err := f.pairs.Refresh(ctx, p.Refresh, ""); !errors.Is(err, authkit.ErrInvalidCredentials) {
@@ -213,7 +201,7 @@ func TestPairLogout(t *testing.T) {
 }
 
 func TestPairHandlerStoreDown(t *testing.T) {
-	f := newPairFixture(t, failingStore{})
+	f := newFixture(t, failingStore{})
 	rec := httptest.NewRecorder()
 	f.pairs.Handler().ServeHTTP(rec, refreshRequest("POST", "ak_rt_"+strings.Repeat("A", 60)))
 	// A malformed token is refused without the store; a well-formed one
@@ -221,7 +209,7 @@ func TestPairHandlerStoreDown(t *testing.T) {
 	if rec.Code != 400 && rec.Code != 503 {
 		t.Fatalf("status %d", rec.Code)
 	}
-	ok := newPairFixture(t, nil)
+	ok := newFixture(t, nil)
 	p, err := ok.pairs.Issue(context.Background(), "dan", token.FamilyOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -233,12 +221,13 @@ func TestPairHandlerStoreDown(t *testing.T) {
 	}
 }
 
-func TestNewPairsPanics(t *testing.T) {
-	f := newPairFixture(t, nil)
-	for _, cfg := range []PairConfig{
+func TestNewPanics(t *testing.T) {
+	f := newFixture(t, nil)
+	for _, cfg := range []Config{
 		{CookieName: "__Host-refresh"},
 		{CookieName: "refresh"},
 		{RefreshPath: "relative"},
+		{RetryAfter: -time.Second},
 	} {
 		func() {
 			defer func() {
@@ -246,11 +235,56 @@ func TestNewPairsPanics(t *testing.T) {
 					t.Errorf("config %+v accepted", cfg)
 				}
 			}()
-			NewPairs(f.iss, f.tokens, cfg)
+			New(f.iss, f.ver, f.tokens, cfg)
 		}()
 	}
-	c := NewPairs(f.iss, f.tokens, PairConfig{CookieName: "__Secure-rt", RefreshPath: "/api/token"}).Cookie()
+	for name, build := range map[string]func(){
+		"no issuer":        func() { New(nil, f.ver, f.tokens, Config{}) },
+		"no verifier":      func() { New(f.iss, nil, f.tokens, Config{}) },
+		"no token manager": func() { New(f.iss, f.ver, nil, Config{}) },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s: accepted", name)
+				}
+			}()
+			build()
+		}()
+	}
+	c := New(f.iss, f.ver, f.tokens, Config{CookieName: "__Secure-rt", RefreshPath: "/api/token"}).Cookie()
 	if c.Name != "__Secure-rt" || c.Path != "/api/token" || c.SameSite != http.SameSiteStrictMode || !c.Secure || !c.HttpOnly {
 		t.Fatalf("cookie %+v", c)
+	}
+}
+
+// A Pair printed or logged any way shows neither token.
+func TestPairFormattingHidesTokens(t *testing.T) {
+	f := newFixture(t, nil)
+	p := f.issue(t, "alice")
+	secrets := append(strings.Split(p.Access.Token, "."), string(p.Refresh), string(p.Refresh)[len(string(p.Refresh))-20:])
+	var text, js bytes.Buffer
+	for _, v := range []any{p, &p} {
+		text.Reset()
+		js.Reset()
+		slog.New(slog.NewTextHandler(&text, nil)).Info("m", "pair", v)
+		slog.New(slog.NewJSONHandler(&js, nil)).Info("m", "pair", v)
+		outs := []string{text.String(), js.String(), fmt.Sprint(v), fmt.Sprintln(v)}
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d"} {
+			outs = append(outs, fmt.Sprintf(verb, v), fmt.Sprintf(verb, struct{ P any }{v}), fmt.Sprintf(verb, []any{v}))
+		}
+		for _, out := range outs {
+			for _, s := range secrets {
+				if strings.Contains(out, s) {
+					t.Fatalf("output shows a token: %s", out)
+				}
+			}
+		}
+		if out := fmt.Sprint(v); !strings.Contains(out, p.Family.ID) || !strings.Contains(out, p.Access.ID) || !strings.Contains(out, "REDACTED") {
+			t.Fatalf("%s does not say which pair it is", out)
+		}
+	}
+	if got := fmt.Sprint((*Pair)(nil)); got != "<nil>" {
+		t.Fatalf("a nil *Pair prints %q", got)
 	}
 }
