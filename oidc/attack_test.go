@@ -444,3 +444,22 @@ func TestVerifyIDToken(t *testing.T) {
 		t.Fatalf("unknown provider: %v", err)
 	}
 }
+
+// TestAttackMixUpErrorResponse: an error response naming another issuer
+// is a mix-up, not the provider's error.
+func TestAttackMixUpErrorResponse(t *testing.T) {
+	e, _, ec := attackEnv(t, func(c *envConfig) { c.idp.IssParameter = true })
+	b := e.browser()
+	cb, err := e.idp.Deny(context.Background(), b.hc, b.start("idp", "/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(cb)
+	q := u.Query()
+	if q.Get("error") != "access_denied" || q.Get("iss") != e.idp.Issuer() {
+		t.Fatalf("provider answered %q", cb)
+	}
+	q.Set("iss", "https://attacker.example")
+	u.RawQuery = q.Encode()
+	refused(t, b, ec, u.String(), oidc.ErrIssuer, "")
+}

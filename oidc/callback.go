@@ -34,10 +34,10 @@ type Result struct {
 //   - finds the flow cookie named by the state parameter and deletes it;
 //     the cookie must be authentic, unexpired and made for provider
 //     (ErrState), and the state must not have been used (ErrReplay);
-//   - returns the provider's error, if it sent one, as a [*ProviderError];
 //   - checks the iss parameter (RFC 9207): required to equal the issuer
 //     when the provider advertises it, and checked whenever present
 //     (ErrIssuer);
+//   - returns the provider's error, if it sent one, as a [*ProviderError];
 //   - exchanges the code at the token endpoint with the flow's PKCE
 //     verifier (ErrExchange);
 //   - verifies the ID token (ErrIDToken; see the package documentation);
@@ -72,15 +72,17 @@ func (rp *RelyingParty) callback(w http.ResponseWriter, r *http.Request, provide
 		return nil, "state", err
 	}
 	q := r.URL.Query()
-	if code := q.Get("error"); code != "" || q.Has("error") {
-		return nil, "provider_error", providerError(p.cfg.Name, code, q.Get("error_description"))
-	}
 	d, err := p.get(ctx)
 	if err != nil {
 		return nil, "discovery", err
 	}
+	// RFC 9207 §2.4: the issuer is checked before anything else of the
+	// response is used, error responses included.
 	if iss, has := q.Get("iss"), q.Has("iss"); has && iss != p.cfg.Issuer || !has && d.meta.AuthorizationResponseIssParameterSupported {
 		return nil, "issuer", ErrIssuer
+	}
+	if code := q.Get("error"); code != "" || q.Has("error") {
+		return nil, "provider_error", providerError(p.cfg.Name, code, q.Get("error_description"))
 	}
 	code := q.Get("code")
 	if code == "" || len(code) > maxCodeLen {

@@ -63,10 +63,10 @@
 //     providers;
 //   - a callback already used, even with a copy of its cookie ([ErrReplay]:
 //     the state is recorded in the store when consumed);
-//   - an error from the provider, returned as a [*ProviderError];
 //   - an iss parameter naming another issuer, or none when the provider
 //     advertises authorization_response_iss_parameter_supported (RFC 9207,
 //     [ErrIssuer]);
+//   - an error from the provider, returned as a [*ProviderError];
 //   - a code the token endpoint refuses, such as one injected from another
 //     browser's flow, which fails PKCE ([ErrExchange]);
 //   - an ID token that fails verification ([ErrIDToken], below).

@@ -532,7 +532,7 @@ func (s *Server) issParameter(next http.Handler) http.Handler {
 			w.Write(rec.body.Bytes())
 			return
 		}
-		if strings.HasPrefix(r.URL.Path, "/authorize") {
+		if strings.HasPrefix(r.URL.Path, "/authorize") || r.URL.Path == "/login" {
 			w = &issWriter{ResponseWriter: w, issuer: s.URL, own: s.own}
 		}
 		next.ServeHTTP(w, r)
