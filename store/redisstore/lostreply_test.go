@@ -97,11 +97,12 @@ func (ps *proxies) drop() {
 	}
 }
 
-// dropOne drops one connection, of a proxy picked at random.
-func (ps *proxies) dropOne() {
+// dropBusy drops one connection waiting for a reply, of a proxy picked at
+// random.
+func (ps *proxies) dropBusy() {
 	all := ps.all()
 	for _, i := range rand.Perm(len(all)) {
-		if all[i].DropOne() {
+		if all[i].DropBusy() {
 			return
 		}
 	}
@@ -318,9 +319,10 @@ func rounds(t *testing.T) int {
 
 // TestLinearizableKilledConnections checks histories of 8 clients on 4
 // stores (as 4 servers would share Redis), each on a client of its own
-// through proxies that drop one connection every 1 to 5 ms. Dropping one
-// connection at a time, on six keys, keeps the failed writes per key few
-// enough for the check to finish in time on a loaded machine.
+// through proxies that drop a connection waiting for a reply every 1 to
+// 5 ms. Dropping one connection at a time, on six keys, keeps the failed
+// writes per key few enough for the check to finish in time on a loaded
+// machine.
 func TestLinearizableKilledConnections(t *testing.T) {
 	t.Parallel()
 	for _, d := range deployments() {
@@ -343,7 +345,7 @@ func TestLinearizableKilledConnections(t *testing.T) {
 				Fault: func(ctx context.Context) {
 					faultproxy.Repeat(ctx, func() time.Duration {
 						return time.Millisecond + rand.N(4*time.Millisecond)
-					}, ps.dropOne)
+					}, ps.dropBusy)
 				},
 			}, stores...)
 		})

@@ -28,11 +28,14 @@ type Proxy struct {
 	wg       sync.WaitGroup
 }
 
-// pair is one proxied connection.
+// pair is one proxied connection. Its counters are guarded by the proxy's
+// mutex.
 type pair struct {
 	client, server net.Conn
 	holding        bool
 	release        chan struct{} // closed to let held replies through
+	sent           int           // chunks the client has sent
+	answered       int           // sent when the server's bytes last reached the client
 }
 
 // New starts a proxy to target on 127.0.0.1 and a free port.
@@ -85,12 +88,21 @@ func (p *Proxy) Drop() {
 	}
 }
 
-// DropOne closes one connection the proxy carries, picked at random, and
-// reports whether there was one.
-func (p *Proxy) DropOne() bool {
+// DropBusy closes one connection whose client waits for a reply to a
+// request after its first, picked at random, and reports whether there was
+// one: a connection killed while the server works on a request or while
+// its reply travels, the case where the client cannot know whether the
+// request took effect. Connections still in their handshake (the first
+// request) are spared: dropping those only makes the client fail to
+// connect, and a PostgreSQL backend can take longer to start than the
+// interval between drops.
+func (p *Proxy) DropBusy() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for c := range p.conns { // map order is random
+		if c.sent < 2 || c.answered >= c.sent {
+			continue
+		}
 		c.close()
 		delete(p.conns, c)
 		return true
@@ -183,10 +195,12 @@ func lastBytes(b []byte, n int) []byte {
 	return bytes.Clone(b)
 }
 
-// watch starts holding c's replies if data contains the armed marker.
+// watch counts a chunk the client sent and starts holding c's replies if
+// data contains the armed marker.
 func (p *Proxy) watch(c *pair, data []byte) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	c.sent++
 	if p.marker == nil || !bytes.Contains(data, p.marker) {
 		return
 	}
@@ -207,6 +221,9 @@ func (p *Proxy) downstream(c *pair) {
 		if n > 0 {
 			p.mu.Lock()
 			holding, release := c.holding, c.release
+			if !holding {
+				c.answered = c.sent
+			}
 			p.mu.Unlock()
 			if holding {
 				<-release

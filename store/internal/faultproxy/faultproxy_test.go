@@ -89,10 +89,55 @@ func TestProxy(t *testing.T) {
 	if n := p.Accepted(); n != 3 {
 		t.Errorf("Accepted = %d, want 3", n)
 	}
-	if !p.DropOne() || p.Conns() != 0 {
-		t.Errorf("DropOne left %d connections", p.Conns())
+	if p.DropBusy() || p.Conns() != 1 {
+		t.Errorf("DropBusy dropped a connection that waits for nothing")
 	}
-	if p.DropOne() {
-		t.Error("DropOne with no connection reported true")
+}
+
+func TestDropBusy(t *testing.T) {
+	// A server that answers the first line and then reads without
+	// answering: the client's second request stays in flight.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		r := bufio.NewReader(c)
+		line, _ := r.ReadString('\n')
+		io.WriteString(c, line)
+		io.Copy(io.Discard, r)
+	}()
+	p, err := New(ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	c, r := dial(t, p)
+	io.WriteString(c, "handshake\n")
+	if p.DropBusy() {
+		t.Fatal("DropBusy dropped a connection in its first request")
+	}
+	if got, err := r.ReadString('\n'); err != nil || got != "handshake\n" {
+		t.Fatalf("handshake = %q, %v", got, err)
+	}
+	if p.DropBusy() {
+		t.Fatal("DropBusy dropped a connection with no request in flight")
+	}
+	io.WriteString(c, "request\n")
+	deadline := time.Now().Add(10 * time.Second)
+	for !p.DropBusy() {
+		if time.Now().After(deadline) {
+			t.Fatal("DropBusy never dropped the connection waiting for its reply")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := r.ReadString('\n'); err == nil {
+		t.Fatal("the dropped connection still reads")
 	}
 }
