@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"time"
 )
@@ -13,12 +12,15 @@ import (
 // refreshed while cleanup runs is kept. It returns how many rows it deleted.
 // The background cleanup calls it; call it yourself when that is disabled.
 func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
+	if err := s.ready(ctx); err != nil {
+		return 0, err
+	}
 	var total int64
 	for {
 		n, err := s.deleteExpiredBatch(ctx)
 		total += n
 		if err != nil {
-			return total, fmt.Errorf("sqlstore: delete expired: %w", err)
+			return total, s.wrapErr(ctx, "delete expired", err)
 		}
 		if n < int64(s.batch) {
 			return total, nil

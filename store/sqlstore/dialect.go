@@ -38,7 +38,11 @@ func (d Dialect) String() string {
 
 func (d Dialect) valid() bool { return d == PostgreSQL || d == MySQL || d == SQLite }
 
-// DefaultTable is the table name used when [Config.Table] is empty.
+// DefaultTable was the table name used when [Config.Table] was empty.
+//
+// Deprecated: name the table after the application: two applications
+// sharing a database and this table would share sessions and tokens.
+// [Config.Table] is required, and [Schema] no longer falls back to it.
 const DefaultTable = "authkit_store"
 
 // MaxTableNameLen is the longest table name accepted. It leaves room for the
@@ -94,14 +98,11 @@ func (d Dialect) quote(ident string) string {
 //   - expires_at: the expiry in Unix milliseconds (BIGINT), indexed for the
 //     cleanup of expired rows.
 //
-// An empty table means [DefaultTable]. Schema returns [ErrInvalidTable] for
-// a name that is not a safe identifier.
+// Schema returns [ErrInvalidTable] for an empty table name, or one that is
+// not a safe identifier.
 func Schema(d Dialect, table string) ([]string, error) {
 	if !d.valid() {
 		return nil, fmt.Errorf("%w: %v", errInvalidDialect, d)
-	}
-	if table == "" {
-		table = DefaultTable
 	}
 	if err := checkTable(table); err != nil {
 		return nil, err

@@ -10,7 +10,7 @@
 //
 //	db, err := sql.Open("pgx", "postgres://app@db.internal/app")
 //	…
-//	st := sqlstore.New(db, sqlstore.Config{Dialect: sqlstore.PostgreSQL})
+//	st := sqlstore.New(db, sqlstore.Config{Dialect: sqlstore.PostgreSQL, Table: "myapp_auth"})
 //	defer st.Close()
 //	if err := st.Migrate(ctx); err != nil { … }
 //
@@ -23,38 +23,51 @@
 //
 // # The table
 //
-// Entries live in one table, named by [Config.Table] ([DefaultTable] by
-// default), with three columns: the key k, the value v and the expiry
-// expires_at in Unix milliseconds, indexed. [Store.Migrate] creates the
-// table and index if they are missing; applications that manage their schema
-// with their own tool take the statements from [Schema] instead. On
-// PostgreSQL:
+// Entries live in one table, named by [Config.Table], with three columns:
+// the key k, the value v and the expiry expires_at in Unix milliseconds,
+// indexed. The table name is required and should name the application:
+// authkit's keys ("sess:…", "tok:…") are the same in every application, so
+// two applications sharing a database and a table would share sessions and
+// tokens. [Store.Migrate] creates the table and index if they are missing;
+// applications that manage their schema with their own tool take the
+// statements from [Schema] instead. On PostgreSQL, for a table "myapp_auth":
 //
-//	CREATE TABLE IF NOT EXISTS "authkit_store" (
+//	CREATE TABLE IF NOT EXISTS "myapp_auth" (
 //		k BYTEA PRIMARY KEY,
 //		v BYTEA NOT NULL,
 //		expires_at BIGINT NOT NULL
 //	);
-//	CREATE INDEX IF NOT EXISTS "authkit_store_expires_at_idx" ON "authkit_store" (expires_at);
+//	CREATE INDEX IF NOT EXISTS "myapp_auth_expires_at_idx" ON "myapp_auth" (expires_at);
 //
 // On MySQL and MariaDB:
 //
-//	CREATE TABLE IF NOT EXISTS `authkit_store` (
+//	CREATE TABLE IF NOT EXISTS `myapp_auth` (
 //		k VARBINARY(255) NOT NULL,
 //		v MEDIUMBLOB NOT NULL,
 //		expires_at BIGINT NOT NULL,
 //		PRIMARY KEY (k),
-//		INDEX `authkit_store_expires_at_idx` (expires_at)
+//		INDEX `myapp_auth_expires_at_idx` (expires_at)
 //	) ENGINE=InnoDB;
 //
 // On SQLite:
 //
-//	CREATE TABLE IF NOT EXISTS "authkit_store" (
+//	CREATE TABLE IF NOT EXISTS "myapp_auth" (
 //		k BLOB NOT NULL PRIMARY KEY,
 //		v BLOB NOT NULL,
 //		expires_at INTEGER NOT NULL
 //	);
-//	CREATE INDEX IF NOT EXISTS "authkit_store_expires_at_idx" ON "authkit_store" (expires_at);
+//	CREATE INDEX IF NOT EXISTS "myapp_auth_expires_at_idx" ON "myapp_auth" (expires_at);
+//
+// Before its first use, and in Migrate, the store checks the table it finds
+// ([Store.Verify]): k must be the whole primary key, and the columns must
+// have the types above (or equivalents: BIGINT spelled INT8, a longer
+// VARBINARY, LONGBLOB, any declared type of the same SQLite affinity); other
+// columns are allowed. A table of another shape — left by an older tool, or
+// created by hand — is refused with [ErrSchema], which says what is wrong,
+// and is never used: without the primary key, two "create only if absent"
+// swaps of one key would both succeed, and everything authkit builds on
+// them (one refresh per token, one use per one-time token) would stop
+// holding.
 //
 // Keys are byte strings, not text, so they compare byte for byte: MySQL's
 // default collations would fold "Key" and "key" together (and ignore
@@ -135,12 +148,54 @@
 // can report a deadlock (40P01) or serialization failure (40001). Such a
 // statement had no effect, so the store runs it again, up to
 // [Config.MaxRetries] times with a short jittered pause, stopping early when
-// the context ends. As the package imports no driver, it recognises these
+// the context ends. No other error is retried by the store: not a network
+// error, not a timeout, not a cancellation. As the package imports no driver, it recognises these
 // errors by shape: a uint16 field Number (go-sql-driver's MySQLError), a
 // SQLState() method (pgx, lib/pq) or a Code() method (modernc.org/sqlite),
 // with the drivers' message texts as a fallback. Other errors are returned
 // wrapped ("sqlstore: get: …"); only a missing row becomes
-// [store.ErrNotFound].
+// [store.ErrNotFound]. An error caused by the context matches its error,
+// [context.DeadlineExceeded] or [context.Canceled], whatever words the
+// driver used for it.
+//
+// # Network faults
+//
+// A write whose reply is lost — the connection breaks or times out after
+// the statement was sent — may have been committed; the caller gets an
+// error and the outcome is unknown, as the [store.Store] contract says.
+// What matters is that nothing sends the statement a second time: a copy
+// arriving after another server's write would undo it (a session revoked
+// in between would come back). Each write is one statement in autocommit
+// mode, and nothing re-sends it:
+//
+//   - The store retries only the transient conflicts above, which roll the
+//     statement back.
+//   - database/sql runs a statement again (up to twice more) only when the
+//     driver returns driver.ErrBadConn, which a driver may return only when
+//     the statement did not reach the server.
+//   - github.com/jackc/pgx/v5/stdlib returns driver.ErrBadConn for a
+//     connection already closed or busy, or a context already done, before
+//     anything is sent (pgconn.SafeToRetry); an error while writing the
+//     statement or reading its result is returned as it is.
+//   - github.com/go-sql-driver/mysql returns driver.ErrBadConn when the
+//     connection was closed before the call, when its liveness check of a
+//     pooled connection fails before the statement, when the first packet
+//     of a command failed to be written with no byte sent, and (with
+//     rejectReadOnly=true) when the server refused the write as read-only;
+//     a failure after the command was sent is "invalid connection" and is
+//     not retried. The same holds with interpolateParams=true (one query
+//     packet) and without it (PREPARE, which is safe to repeat, then
+//     EXECUTE), with clientFoundRows on or off.
+//   - modernc.org/sqlite runs inside the process: there is no network
+//     between the store and the database.
+//
+// A cancelled or timed-out statement may still finish on the server after
+// the call returned (pgx asks the server to cancel it, go-sql-driver/mysql
+// closes the connection): it takes effect at most once, possibly after the
+// error. The package's tests hold a write's reply back in a TCP proxy in
+// front of PostgreSQL and MariaDB while another client writes, then drop
+// the connection, and check histories of concurrent calls for
+// linearizability while the proxy drops connections.
 //
 // # Cleanup
 //

@@ -23,7 +23,7 @@ func Example() {
 	db.SetMaxOpenConns(1)
 	defer db.Close()
 
-	st := sqlstore.New(db, sqlstore.Config{Dialect: sqlstore.SQLite})
+	st := sqlstore.New(db, sqlstore.Config{Dialect: sqlstore.SQLite, Table: "myapp_auth"})
 	defer st.Close()
 	ctx := context.Background()
 	if err := st.Migrate(ctx); err != nil {

@@ -94,7 +94,7 @@ func TestRetryLoop(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			s := New(&sql.DB{}, Config{Dialect: SQLite, MaxRetries: c.maxRetries, CleanupInterval: -1})
+			s := New(&sql.DB{}, Config{Dialect: SQLite, Table: "t", MaxRetries: c.maxRetries, CleanupInterval: -1})
 			calls := 0
 			err := s.retry(context.Background(), func() error {
 				calls++
@@ -112,7 +112,7 @@ func TestRetryLoop(t *testing.T) {
 		})
 	}
 	t.Run("cancelled while waiting", func(t *testing.T) {
-		s := New(&sql.DB{}, Config{Dialect: SQLite, MaxRetries: 1000, CleanupInterval: -1})
+		s := New(&sql.DB{}, Config{Dialect: SQLite, Table: "t", MaxRetries: 1000, CleanupInterval: -1})
 		ctx, cancel := context.WithCancel(context.Background())
 		calls := 0
 		err := s.retry(ctx, func() error {
@@ -372,30 +372,46 @@ func TestCancelStopsBlockedQuery(t *testing.T) {
 }
 
 // TestDriverErrorsAreNotNotFound checks that database failures come back
-// wrapped and never as store.ErrNotFound.
+// wrapped and never as store.ErrNotFound: a missing table is ErrSchema
+// before the first use; a table dropped after it gives the driver's error.
 func TestDriverErrorsAreNotNotFound(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		if b.name != "postgres" && b.name != "mysql" && b.name != "sqlite-file" {
 			t.Skip("one configuration per dialect is enough")
 		}
 		db := b.open(t)
-		// A table that does not exist.
-		s := New(db, Config{Dialect: b.dialect, Table: randomTable(), CleanupInterval: -1})
 		ctx := context.Background()
 		exp := time.Now().Add(time.Hour)
-		calls := []struct {
+		calls := func(s *Store) []struct {
 			prefix string
 			err    error
-		}{
-			{"sqlstore: get: ", func() error { _, err := s.Get(ctx, "k"); return err }()},
-			{"sqlstore: set: ", s.Set(ctx, "k", []byte("v"), exp)},
-			{"sqlstore: delete: ", s.Delete(ctx, "k")},
-			{"sqlstore: compare and swap: ", func() error { _, err := s.CompareAndSwap(ctx, "k", nil, []byte("v"), exp); return err }()},
-			{"sqlstore: compare and swap: ", func() error { _, err := s.CompareAndSwap(ctx, "k", []byte("v"), nil, exp); return err }()},
-			{"sqlstore: delete expired: ", func() error { _, err := s.DeleteExpired(ctx); return err }()},
+		} {
+			return []struct {
+				prefix string
+				err    error
+			}{
+				{"sqlstore: get: ", func() error { _, err := s.Get(ctx, "k"); return err }()},
+				{"sqlstore: set: ", s.Set(ctx, "k", []byte("v"), exp)},
+				{"sqlstore: delete: ", s.Delete(ctx, "k")},
+				{"sqlstore: compare and swap: ", func() error { _, err := s.CompareAndSwap(ctx, "k", nil, []byte("v"), exp); return err }()},
+				{"sqlstore: compare and swap: ", func() error { _, err := s.CompareAndSwap(ctx, "k", []byte("v"), nil, exp); return err }()},
+				{"sqlstore: delete expired: ", func() error { _, err := s.DeleteExpired(ctx); return err }()},
+			}
 		}
-		for _, c := range calls {
-			if c.err == nil || errors.Is(c.err, store.ErrNotFound) || !strings.HasPrefix(c.err.Error(), c.prefix) {
+		// A table that does not exist.
+		missing := New(db, Config{Dialect: b.dialect, Table: randomTable(), CleanupInterval: -1})
+		for _, c := range calls(missing) {
+			if !errors.Is(c.err, ErrSchema) || !strings.Contains(c.err.Error(), "does not exist") {
+				t.Errorf("on a missing table: error %v, want ErrSchema saying the table does not exist", c.err)
+			}
+		}
+		// A table dropped after the store verified it.
+		dropped := newTestStore(t, b, Config{})
+		if _, err := dropped.db.Exec("DROP TABLE " + b.dialect.quote(dropped.Table())); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range calls(dropped) {
+			if c.err == nil || errors.Is(c.err, store.ErrNotFound) || errors.Is(c.err, ErrSchema) || !strings.HasPrefix(c.err.Error(), c.prefix) {
 				t.Errorf("error %v: want a non-nil error with prefix %q that is not ErrNotFound", c.err, c.prefix)
 			}
 		}
@@ -494,4 +510,57 @@ func TestRetryAfterInnoDBDeadlock(t *testing.T) {
 			t.Fatalf("transaction error %v, store swapped %v, value %q", txErr, r.ok, got)
 		}
 	})
+}
+
+// timeoutErr is a network timeout, as a driver reports a connection
+// deadline running out.
+type timeoutErr struct{}
+
+func (timeoutErr) Error() string   { return "read tcp 127.0.0.1:1->127.0.0.1:2: i/o timeout" }
+func (timeoutErr) Timeout() bool   { return true }
+func (timeoutErr) Temporary() bool { return true }
+
+// lateCtx is a context whose deadline has passed but whose timer has not
+// yet fired: Err is still nil.
+type lateCtx struct {
+	context.Context
+	deadline time.Time
+}
+
+func (c lateCtx) Deadline() (time.Time, bool) { return c.deadline, true }
+
+// TestWrapErr checks that an error the context caused matches the
+// context's error, whatever the driver called it.
+func TestWrapErr(t *testing.T) {
+	s := New(&sql.DB{}, Config{Dialect: SQLite, Table: "t", CleanupInterval: -1})
+	past := lateCtx{context.Background(), time.Now().Add(-time.Millisecond)}
+	future := lateCtx{context.Background(), time.Now().Add(time.Hour)}
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	interrupted := errors.New("interrupted (9)") // modernc.org/sqlite's words
+	tests := []struct {
+		name string
+		ctx  context.Context
+		err  error
+		want error // nil: neither context error
+	}{
+		{"timeout at the deadline, timer not fired", past, timeoutErr{}, context.DeadlineExceeded},
+		{"timeout before the deadline", future, timeoutErr{}, nil},
+		{"other error at the deadline", past, errors.New("syntax error"), nil},
+		{"interrupted by cancellation", cancelled, interrupted, context.Canceled},
+		{"already the context's", cancelled, fmt.Errorf("x: %w", context.Canceled), context.Canceled},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := s.wrapErr(tt.ctx, "get", tt.err)
+			if !errors.Is(got, tt.err) || !strings.HasPrefix(got.Error(), "sqlstore: get: ") {
+				t.Errorf("wrapErr = %v, which does not wrap %v with the operation", got, tt.err)
+			}
+			for _, ce := range []error{context.DeadlineExceeded, context.Canceled} {
+				if errors.Is(got, ce) != (ce == tt.want) {
+					t.Errorf("wrapErr = %v: errors.Is(%v) = %v", got, ce, ce != tt.want)
+				}
+			}
+		})
+	}
 }

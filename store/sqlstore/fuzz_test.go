@@ -31,7 +31,7 @@ func FuzzAgainstMemory(f *testing.F) {
 	db.SetMaxOpenConns(1)
 	defer db.Close()
 	c := newClock()
-	s := New(db, Config{Dialect: SQLite, Now: c.Now, CleanupInterval: -1})
+	s := New(db, Config{Dialect: SQLite, Table: "fuzz", Now: c.Now, CleanupInterval: -1})
 	ctx := context.Background()
 	if err := s.Migrate(ctx); err != nil {
 		f.Fatal(err)

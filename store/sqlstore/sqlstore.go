@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/authkit/authkit/store"
@@ -21,17 +23,20 @@ const DefaultCleanupInterval = time.Minute
 // deletes at most when [Config.CleanupBatchSize] is zero.
 const DefaultCleanupBatchSize = 1000
 
-// Config configures a [Store]. Only Dialect is required. A Config must not be
-// changed after it is passed to [New].
+// Config configures a [Store]. Dialect and Table are required. A Config must
+// not be changed after it is passed to [New].
 type Config struct {
 	// Dialect is the SQL dialect of the database behind the *sql.DB:
 	// PostgreSQL, MySQL (also for MariaDB) or SQLite. Required.
 	Dialect Dialect
 
-	// Table is the name of the table holding the entries: 1 to
-	// MaxTableNameLen ASCII letters, digits and underscores, not starting
-	// with a digit. It is always quoted, so it may be a reserved word and
-	// keeps its case on PostgreSQL. Empty means DefaultTable.
+	// Table is the name of the table holding the entries, and should name
+	// the application, for example "myapp_auth". Required: authkit's keys
+	// ("sess:…", "tok:…") are the same in every application, so two
+	// applications sharing a database and a table would share their
+	// sessions and tokens. 1 to MaxTableNameLen ASCII letters, digits and
+	// underscores, not starting with a digit. It is always quoted, so it
+	// may be a reserved word and keeps its case on PostgreSQL.
 	Table string
 
 	// CleanupInterval is how often a background goroutine deletes expired
@@ -82,6 +87,11 @@ type Store struct {
 	// to be retried.
 	onRetry func(error)
 
+	// verified is set once Verify has found the table in shape; verifyMu
+	// makes the first calls wait for one verification.
+	verified atomic.Bool
+	verifyMu sync.Mutex
+
 	cancel    context.CancelFunc
 	done      chan struct{}
 	closeOnce sync.Once
@@ -91,9 +101,10 @@ var _ store.Store = (*Store)(nil)
 
 // New returns a Store on db configured by cfg and starts its background
 // cleanup (unless disabled). It does no I/O: the table must exist before the
-// store is used (see [Store.Migrate]). New panics if db is nil, cfg.Dialect
-// is not one of the Dialect constants, cfg.Table is not a safe identifier or
-// cfg.CleanupBatchSize is negative.
+// store is used (see [Store.Migrate]), and the store checks its shape
+// before its first use (see [Store.Verify]). New panics if db is nil,
+// cfg.Dialect is not one of the Dialect constants, cfg.Table is empty or
+// not a safe identifier, or cfg.CleanupBatchSize is negative.
 //
 // The caller keeps ownership of db: Close does not close it.
 func New(db *sql.DB, cfg Config) *Store {
@@ -105,7 +116,7 @@ func New(db *sql.DB, cfg Config) *Store {
 	}
 	table := cfg.Table
 	if table == "" {
-		table = DefaultTable
+		panic("sqlstore: Config.Table is empty; name the table after the application, for example \"myapp_auth\"")
 	}
 	if checkTable(table) != nil {
 		panic(fmt.Sprintf("sqlstore: Config.Table %q is not 1..%d ASCII letters, digits and underscores starting with a letter or underscore", table, MaxTableNameLen))
@@ -171,10 +182,13 @@ func (s *Store) Close() error {
 }
 
 // Migrate creates the store's table and index if they do not exist, with the
-// statements of [Schema]. It is idempotent and safe to run from several
-// processes at once: on PostgreSQL, whose concurrent CREATE TABLE IF NOT
-// EXISTS can fail on a catalog race, the statements run in one transaction
-// under an advisory lock. Migrate never alters an existing table.
+// statements of [Schema], then checks the table's shape with
+// [Store.Verify]: a table that existed before with another shape is an
+// error wrapping [ErrSchema], which says what is wrong. It is idempotent and
+// safe to run from several processes at once: on PostgreSQL, whose
+// concurrent CREATE TABLE IF NOT EXISTS can fail on a catalog race, the
+// statements run in one transaction under an advisory lock. Migrate never
+// alters an existing table.
 func (s *Store) Migrate(ctx context.Context) error {
 	stmts, err := Schema(s.dialect, s.table)
 	if err != nil {
@@ -193,9 +207,14 @@ func (s *Store) Migrate(ctx context.Context) error {
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("sqlstore: migrate: %w", err)
+		// An existing table of another shape can make the index fail
+		// (no column expires_at): say what is wrong with the table.
+		if verr := s.Verify(ctx); errors.Is(verr, ErrSchema) {
+			return verr
+		}
+		return s.wrapErr(ctx, "migrate", err)
 	}
-	return nil
+	return s.Verify(ctx)
 }
 
 func (s *Store) migratePostgres(ctx context.Context, stmts []string) error {
@@ -215,6 +234,31 @@ func (s *Store) migratePostgres(ctx context.Context, stmts []string) error {
 		}
 	}
 	return tx.Commit()
+}
+
+// wrapErr prefixes err with the operation, keeping it matchable with
+// errors.Is. When the context ended, the result also matches the context's
+// error: drivers report an interrupted statement in their own words (pgx
+// "timeout: i/o timeout", modernc.org/sqlite "interrupted"), sometimes
+// before the context itself has noticed that its deadline passed, so a
+// network timeout at or after the deadline counts as the deadline's.
+func (s *Store) wrapErr(ctx context.Context, op string, err error) error {
+	cerr := ctx.Err()
+	if cerr == nil && isTimeout(err) {
+		if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+			cerr = context.DeadlineExceeded
+		}
+	}
+	if cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("sqlstore: %s: %w: %w", op, err, cerr)
+	}
+	return fmt.Errorf("sqlstore: %s: %w", op, err)
+}
+
+// isTimeout reports whether err is a network timeout.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // nowMillis returns the store clock's current time in Unix milliseconds.
@@ -248,6 +292,9 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 	if err := store.CheckKey(key); err != nil {
 		return nil, err
 	}
+	if err := s.ready(ctx); err != nil {
+		return nil, err
+	}
 	k := []byte(key)
 	var v []byte
 	err := s.retry(ctx, func() error {
@@ -257,7 +304,7 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 		return nil, store.ErrNotFound
 	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlstore: get: %w", err)
+		return nil, s.wrapErr(ctx, "get", err)
 	}
 	return v, nil
 }
@@ -277,6 +324,9 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, expiresAt tim
 	if err := store.CheckExpiry(expiresAt); err != nil {
 		return err
 	}
+	if err := s.ready(ctx); err != nil {
+		return err
+	}
 	k, exp := []byte(key), unixMilli(expiresAt)
 	err := s.retry(ctx, func() error {
 		var err error
@@ -288,7 +338,7 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, expiresAt tim
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("sqlstore: set: %w", err)
+		return s.wrapErr(ctx, "set", err)
 	}
 	return nil
 }
@@ -301,13 +351,16 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := store.CheckKey(key); err != nil {
 		return err
 	}
+	if err := s.ready(ctx); err != nil {
+		return err
+	}
 	k := []byte(key)
 	err := s.retry(ctx, func() error {
 		_, err := s.db.ExecContext(ctx, s.q.del, k)
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("sqlstore: delete: %w", err)
+		return s.wrapErr(ctx, "delete", err)
 	}
 	return nil
 }
@@ -334,6 +387,9 @@ func (s *Store) CompareAndSwap(ctx context.Context, key string, old, new []byte,
 	if len(old) == 0 && len(new) == 0 {
 		return false, nil
 	}
+	if err := s.ready(ctx); err != nil {
+		return false, err
+	}
 	k := []byte(key)
 	var exp int64
 	if len(new) > 0 {
@@ -356,7 +412,7 @@ func (s *Store) CompareAndSwap(ctx context.Context, key string, old, new []byte,
 		return err
 	})
 	if err != nil {
-		return false, fmt.Errorf("sqlstore: compare and swap: %w", err)
+		return false, s.wrapErr(ctx, "compare and swap", err)
 	}
 	return swapped, nil
 }
