@@ -45,7 +45,8 @@ var (
 	// commit never recreates such a session. Set returns it on a request that
 	// presented a session ID renewed moments ago by a parallel Login or
 	// RenewID (creating a session there would overwrite the new cookie);
-	// RenewID returns it when the session ended first; Login returns it when
-	// its new session was revoked while being created.
+	// RenewID and SetTag return it when the session ended or is being
+	// revoked; Login and RenewID return it when the new session was revoked
+	// while being created.
 	ErrEnded = errors.New("session: ended concurrently")
 )

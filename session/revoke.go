@@ -21,11 +21,11 @@ import (
 // the revocation returns an error, and any later update of the index —
 // a retried revocation, a Login — hands the member back to be ended.
 
-// take marks the live members of subject's index for which end reports
+// takeMembers marks the live members of subject's index for which end reports
 // true (all of them with a nil end) Ending, in one swap, and returns every
 // Ending member: these and those earlier calls left. When none matches it
 // writes nothing.
-func (m *Manager) take(ctx context.Context, subject string, end func(index.Member) bool) ([]index.Member, error) {
+func (m *Manager) takeMembers(ctx context.Context, subject string, end func(index.Member) bool) ([]index.Member, error) {
 	return m.index.UpdateAll(ctx, subject, func(live, ending []index.Member) ([]index.Member, error) {
 		n := 0
 		for i := range live {
@@ -102,7 +102,7 @@ func (m *Manager) endEvicted(ctx context.Context, subject string, ms []index.Mem
 // Ending, and those it ended; the request of ctx, if its session was one
 // of them, becomes anonymous.
 func (m *Manager) revoke(ctx context.Context, subject string, end func(index.Member) bool) (ending, ended []index.Member, err error) {
-	ending, err = m.take(ctx, subject, end)
+	ending, err = m.takeMembers(ctx, subject, end)
 	if err != nil {
 		return nil, nil, fmt.Errorf("session: revoking sessions: %w", err)
 	}
