@@ -1,6 +1,7 @@
 package session_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -162,4 +163,48 @@ func ExampleManager_Sessions() {
 	// Output:
 	// 200 [192.0.2.1 current=true] [192.0.2.1 current=false]
 	// 200 [192.0.2.1 current=true]
+}
+
+// Single sign-on: the login callback tags the session with the identity
+// provider's session ID, and the provider's back-channel logout ends every
+// session with that tag.
+func ExampleManager_RevokeTagged() {
+	st := store.NewMemory(store.MemoryConfig{})
+	defer st.Close()
+	m := session.New(st, session.Config{})
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /callback", func(w http.ResponseWriter, r *http.Request) {
+		// After the provider's answer was verified: its subject and session ID.
+		if err := m.Login(r.Context(), "alice"); err != nil {
+			http.Error(w, "error", http.StatusInternalServerError)
+			return
+		}
+		if err := session.SetTag(r.Context(), "idp-sid-"+r.FormValue("sid")); err != nil {
+			http.Error(w, "error", http.StatusInternalServerError)
+			return
+		}
+	})
+	mux.HandleFunc("GET /me", func(w http.ResponseWriter, r *http.Request) {
+		id, err := m.Authenticate(r)
+		if err != nil {
+			http.Error(w, "signed out", http.StatusUnauthorized)
+			return
+		}
+		fmt.Fprint(w, id.Subject)
+	})
+	h := m.Middleware(mux)
+	laptop, phone := browser(h), browser(h)
+	laptop("GET", "/callback?sid=1")
+	phone("GET", "/callback?sid=2")
+
+	// The provider reports that its session 1 ended.
+	n, err := m.RevokeTagged(context.Background(), "alice", "idp-sid-1")
+	fmt.Println(n, err)
+	fmt.Println(laptop("GET", "/me"))
+	fmt.Println(phone("GET", "/me"))
+	// Output:
+	// 1 <nil>
+	// 401 signed out
+	// 200 alice
 }
