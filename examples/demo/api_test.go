@@ -741,6 +741,11 @@ func TestGetChangesNothing(t *testing.T) {
 	json.Unmarshal(c.do("POST", "/api/jwt/login", creds("alice", "wonderland-42")).body, &j)
 	web := ts.client(t)
 	form(t, web, "/cookie/login", url.Values{"username": {"alice"}, "password": {"wonderland-42"}})
+	// A live login link, a pending code and a throttle counter to look at.
+	form(t, web, "/signin/link/send", url.Values{"address": {"alice@example.com"}})
+	form(t, web, "/signin/code/send", url.Values{"address": {"alice@example.com"}})
+	form(t, web, "/signin/password", url.Values{"username": {"alice"}, "password": {"not-her-password"}})
+	link := newest(t, web, outboxLink)
 
 	snapshot := func() map[string]string {
 		m := map[string]string{}
@@ -750,7 +755,8 @@ func TestGetChangesNothing(t *testing.T) {
 		return m
 	}
 	before := snapshot()
-	for _, path := range []string{"/", "/devices", "/api/me", "/api/session/devices", "/.well-known/jwks.json", "/static/style.css", "/demo/inspect", "/api/nope"} {
+	for _, path := range []string{"/", "/devices", "/api/me", "/api/session/devices", "/.well-known/jwks.json", "/static/style.css", "/demo/inspect", "/api/nope",
+		"/?as=alice", link, "/api/signin/throttle?username=alice"} {
 		for _, cl := range []*client{c, web} {
 			for _, bearer := range []string{"", p.AccessToken, j.AccessToken} {
 				var h []string

@@ -93,8 +93,13 @@ type server struct {
 	hasher passwordHasher
 	users  *users
 
-	// Every password check of the demo goes through password (signin.go).
-	password *login.Password
+	// The sign-in flows (signin.go). Every password check of the demo goes
+	// through password.
+	password   *login.Password
+	links      *login.Links
+	codes      *login.Codes
+	outbox     *outbox
+	codeCookie cookie.Template
 
 	sessions *session.Manager
 	tokens   *token.Manager
@@ -295,6 +300,7 @@ func (s *server) routes() http.Handler {
 	mux.Handle("GET /api/me", api.Require(s.sessions, s.tokens, s.jwts)(http.HandlerFunc(s.apiMe)))
 
 	s.ssoRoutes(mux)
+	s.signinRoutes(mux)
 
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(s.crossOriginDenied))

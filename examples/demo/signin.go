@@ -3,20 +3,35 @@ package main
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/authkit/authkit"
+	"github.com/authkit/authkit/cookie"
 	"github.com/authkit/authkit/hash"
 	"github.com/authkit/authkit/login"
 	"github.com/authkit/authkit/throttle"
 )
 
-// This file wires the login package into the demo. Every password check of
-// the demo (the panels' forms and logins, the password change) goes through
-// the same login.Password, with its throttle.
+// This file wires the login package into the demo: the three ways of
+// proving who you are — a password, a login link sent by email, a one-time
+// code — on the demo's user registry, one throttle and the outbox that
+// stands in for email. Every password check of the demo (the panels' forms
+// and logins, the password change, the sign-in section) goes through the
+// same login.Password.
+
+const (
+	// mailDomain gives every account an address: its name at this domain
+	// (alice@example.com). The demo sends no mail; see outbox.
+	mailDomain = "example.com"
+
+	linkPath       = "/signin/link" // the page a login link opens
+	codeCookieName = "__Host-demo-code"
+	outboxSize     = 20
+)
 
 // accounts is the demo's user registry as the login package sees it: Users
-// for password sign-in.
+// for password sign-in, Directory for links and codes.
 type accounts struct {
 	users *users
 	now   func() time.Time
@@ -52,7 +67,36 @@ func (a accounts) UpdatePasswordHash(ctx context.Context, subject, encoded strin
 	return err
 }
 
-// setupLogin builds the password sign-in on the server's store.
+// LookupAddress implements login.Directory: name@example.com belongs to the
+// account name.
+func (a accounts) LookupAddress(ctx context.Context, address string) (string, error) {
+	local, ok := strings.CutSuffix(address, "@"+mailDomain)
+	if !ok {
+		return "", login.ErrUnknownUser
+	}
+	name, err := normalizeUsername(local)
+	if err != nil {
+		return "", login.ErrUnknownUser
+	}
+	u, err := a.users.get(ctx, name)
+	if errors.Is(err, errNoUser) {
+		return "", login.ErrUnknownUser
+	}
+	if err != nil {
+		return "", err
+	}
+	return u.Name, nil
+}
+
+// mailer is the login package's Mailer: who owns an address, and delivery
+// (to the outbox).
+type mailer struct {
+	accounts
+	*outbox
+}
+
+// setupLogin builds the sign-in flows on the server's store. One throttle
+// counts password attempts and link and code requests alike.
 func (s *server) setupLogin(events authkit.EventFunc) error {
 	thCfg := s.cfg.Throttle
 	if thCfg.Now == nil {
@@ -63,6 +107,7 @@ func (s *server) setupLogin(events authkit.EventFunc) error {
 	}
 	th := throttle.New(s.st, thCfg)
 	acc := accounts{users: s.users, now: s.now}
+	s.outbox = newOutbox(outboxSize, s.now)
 
 	legacy, err := s.legacyScheme(context.Background())
 	if err != nil {
@@ -82,7 +127,28 @@ func (s *server) setupLogin(events authkit.EventFunc) error {
 		Logger:         s.log,
 		Now:            s.now,
 	})
-	return nil
+	s.links = login.NewLinks(s.st, s.tokens, mailer{acc, s.outbox}, login.LinkConfig{
+		URL:            linkPath,
+		SameBrowser:    true,
+		Throttle:       th,
+		TrustedProxies: s.cfg.TrustedProxies,
+		Page:           s.linkPage,
+		Events:         events,
+		Logger:         s.log,
+		Now:            s.now,
+	})
+	// A random code key at every start, like the demo's other keys: codes
+	// verify only on the instance that sent them.
+	s.codes = login.NewCodes(s.st, mailer{acc, s.outbox}, login.CodeConfig{
+		Throttle:       th,
+		TrustedProxies: s.cfg.TrustedProxies,
+		Events:         events,
+		Logger:         s.log,
+		Now:            s.now,
+	})
+	s.codeCookie = cookie.New(codeCookieName)
+	s.codeCookie.MaxAge = login.DefaultCodeLifetime
+	return s.codeCookie.Validate()
 }
 
 // legacyScheme is the scheme of the costliest legacy hashes in the store:

@@ -97,6 +97,7 @@ type page struct {
 	Session sessionView
 	Events  []authkit.Event
 	SSO     *ssoView // nil when sign-in with SSO is off
+	SignIn  *signinView
 	// Devices page only.
 	Sessions []session.Info
 	Families []token.FamilyInfo
@@ -291,6 +292,7 @@ func (s *server) index(w http.ResponseWriter, r *http.Request) {
 		p.Events = s.events.recent(name, 8)
 	}
 	p.SSO = s.ssoView(r)
+	p.SignIn = s.signinView(r, p.Session.Subject)
 	s.render(w, r, "index.html", p)
 }
 
