@@ -59,6 +59,51 @@
 //
 //	mux.Handle("/api/me", authkit.Require(sessions, tokens, jwts)(me))
 //
+// # Which way to sign in
+//
+// Cookies, sessions, tokens and JWTs carry a sign-in; they do not make one.
+// First the person proves who they are, and the login package implements
+// the three ways the web knows. Each ends in a login.Result whose Subject
+// the application passes to its session manager's Login (or to the token
+// manager, for an API client). The application supplies only what it owns —
+// its user directory (login.Users, login.Directory) and delivery
+// (login.Sender) — and every flow refuses a cross-origin request before any
+// work, answers the same whether or not an account exists, reports
+// [EventLogin] and [EventLoginFailed], and never logs a password, link or
+// code.
+//
+//   - A password (login.Password) is the default for most sites: people
+//     know how it works, and it needs no mailbox or phone at hand.
+//     Its weakness is guessing and reuse, so every failure costs one hash
+//     verification and looks like every other, and attempts go through the
+//     throttle package: back-off per account, per client address and per
+//     pair, never a lockout, and a browser that signed in to the account
+//     before keeps its own allowance, so an attack cannot lock the owner out.
+//     New passwords go through login.Policy (NIST SP 800-63B-4: length, a
+//     blocklist, no composition rules). For valuable accounts add a second
+//     factor: a one-time code after the password (login.Codes.StartFor).
+//   - An email login link (login.Links) needs no password to choose, forget,
+//     reuse or leak: the mailbox is the credential, so the account is as safe
+//     as the mailbox. Choose it for sign-ins that are infrequent — where a
+//     password would be reset every time anyway — not for several a day.
+//     The link works once, for 15 minutes; opening it shows a confirmation
+//     page and only the page's POST signs in, because mail scanners fetch
+//     links; and it can be bound to the browser that asked for it.
+//   - A one-time code (login.Codes) is a link's twin that is typed rather
+//     than clicked: it works when the mail is read on another device, and
+//     by text message where there is no email. Six digits, five guesses,
+//     ten minutes; the store keeps a keyed hash, not the code. A code by
+//     text message is only as safe as the phone number, which a SIM swap or
+//     a forwarding trick can take over: as a second factor it stops password
+//     guessing and reuse, not a targeted attacker.
+//   - Single sign-on with an identity provider (package oidc) moves the
+//     proving to a server the user already has an account with; choose it
+//     when such a provider exists and the application trusts it.
+//
+// Several can coexist for one account — a password with a link for the day
+// it is forgotten, say — since each only hands a subject to the same
+// session manager.
+//
 // # Single sign-on with OpenID Connect
 //
 // Single sign-on moves the question "who is this?" to another server: the
