@@ -107,9 +107,22 @@ func step(t *testing.T, ctx context.Context, what string, actions ...chromedp.Ac
 	}
 }
 
+// staleRetry runs a DOM query again while it fails because the page was
+// replaced under it ("No node with given id found": the query ran on the
+// document of before a navigation), a few times.
+func staleRetry[T any](ctx context.Context, query func() (T, error)) (T, error) {
+	for i := 0; ; i++ {
+		v, err := query()
+		if err == nil || i == 20 || ctx.Err() != nil || !strings.Contains(err.Error(), "No node with given id") {
+			return v, err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 func text(t *testing.T, ctx context.Context, sel string) string {
 	t.Helper()
-	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	s, err := staleRetry(ctx, func() (string, error) { return chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel))) })
 	if err != nil {
 		t.Fatalf("text of %s: %v", sel, err)
 	}
@@ -203,7 +216,7 @@ func screenshot(t *testing.T, ctx context.Context, dir, name, sel string) {
 	case "viewport":
 		png, err = chromedp.Run(ctx, chromedp.CaptureScreenshot())
 	default:
-		png, err = chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS(sel)))
+		png, err = staleRetry(ctx, func() ([]byte, error) { return chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS(sel))) })
 	}
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
