@@ -142,6 +142,22 @@
 // or store/sqlstore and hand the same one to every server; the in-memory store
 // is for a single process.
 //
+// Under network faults the stores keep two promises. Every key is
+// linearizable: once a write has returned, every server reads it, never an
+// older value (no replicas, no client-side caches). And a write takes effect
+// at most once: when its reply is lost — a connection broken or timed out
+// after the request left — the store returns an error and never sends the
+// write again, because a second copy arriving after another server's write
+// would undo it and bring back a session revoked in between. So a failed
+// write means "unknown": it may have taken effect, and a statement the
+// database was still working on may take effect shortly after the error, but
+// only once. authkit's managers act on that: they re-read and retry with
+// CompareAndSwap where an outcome matters, and report a write that failed as
+// an error, never as done. Name what you share the store with: redisstore
+// requires a key prefix and sqlstore a table name, each naming the
+// application, so that two applications on one Redis or database never
+// accept each other's sessions.
+//
 // # Threat model
 //
 // In scope:
