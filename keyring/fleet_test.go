@@ -52,11 +52,11 @@ var (
 const fleetServers = 3
 
 var (
-	fleetConfig    = Config{ReloadInterval: time.Hour, UnknownKeyInterval: time.Second, JWKSMaxAge: 30 * time.Minute, Logger: slog.New(slog.DiscardHandler)}
+	fleetConfig    = Config{ReloadInterval: 2 * time.Hour, UnknownKeyInterval: time.Second, JWKSMaxAge: 30 * time.Minute, Logger: slog.New(slog.DiscardHandler)}
 	fleetSchedules = map[string]Schedule{
-		CookieSeal:            {Rotation: 7 * 24 * time.Hour, Prepublish: 2 * time.Hour, MaxLifetime: 24 * time.Hour, Leeway: 15 * time.Minute},
+		CookieSeal:            {Rotation: 7 * 24 * time.Hour, Prepublish: 2*time.Hour + 30*time.Minute, MaxLifetime: 24 * time.Hour, Leeway: 15 * time.Minute},
 		CookieSign:            {Rotation: 10 * 24 * time.Hour, Prepublish: 3 * time.Hour, MaxLifetime: 48 * time.Hour, Leeway: 15 * time.Minute},
-		JWTPurpose(jwt.EdDSA): {Rotation: 5 * 24 * time.Hour, Prepublish: 90 * time.Minute, MaxLifetime: 12 * time.Hour, Leeway: 15 * time.Minute},
+		JWTPurpose(jwt.EdDSA): {Rotation: 5 * 24 * time.Hour, Prepublish: 3 * time.Hour, MaxLifetime: 12 * time.Hour, Leeway: 15 * time.Minute},
 	}
 	fleetPurposes = []string{CookieSeal, CookieSign, JWTPurpose(jwt.EdDSA)}
 )
