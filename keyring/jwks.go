@@ -126,11 +126,10 @@ func (kr *Keyring) jwksDocument() ([]byte, string, time.Duration, error) {
 // jwksChange returns the next time the published keys of r change by the
 // schedule — a key due to be added, or removed — or the zero time.
 func (r *ring) jwksChange(now time.Time) time.Time {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	rec := r.view.Load()
 	ms := now.UnixMilli()
 	next := int64(0)
-	for _, t := range append([]int64{r.rec.rotationDue(r.plan)}, removals(r.rec)...) {
+	for _, t := range append([]int64{rec.rotationDue(r.plan)}, removals(rec)...) {
 		if t > ms && (next == 0 || t < next) {
 			next = t
 		}

@@ -128,3 +128,35 @@ func TestJWKSMaxAgeFollowsSchedule(t *testing.T) {
 		t.Fatalf("Cache-Control %q", cc)
 	}
 }
+
+// TestReadersDoNotWaitForReloads: while a reload is stuck in the store, the
+// JWKS handler and Keys answer from the keys held.
+func TestReadersDoNotWaitForReloads(t *testing.T) {
+	clk := newFakeClock(tStart)
+	hs := newHookStore(memoryStore(t, clk))
+	a := mustServer(t, hs, clk, testKEKs(t))
+	entered, release := make(chan struct{}), make(chan struct{})
+	hs.fail = func(op, key string) error {
+		if op == "get" && key == storePrefix+JWTPurpose(jwt.ES256) {
+			close(entered)
+			<-release
+		}
+		return nil
+	}
+	done := make(chan error)
+	go func() { done <- a.kr.Refresh(context.Background()) }()
+	<-entered
+	hs.mu.Lock()
+	hs.fail = nil
+	hs.mu.Unlock()
+	if r := getJWKS(t, a.kr.JWKSHandler(), http.MethodGet, ""); r.Code != 200 {
+		t.Fatalf("JWKS during a stuck reload: %d", r.Code)
+	}
+	if n := len(a.kr.Keys()); n != 2 {
+		t.Fatalf("Keys during a stuck reload: %d", n)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -33,7 +33,7 @@ func (r *ring) rotate(ctx context.Context) (KeyInfo, error) {
 	if err != nil {
 		return KeyInfo{}, err
 	}
-	for _, k := range r.infoLocked(r.now()) {
+	for _, k := range r.info(r.now()) {
 		if k.ID == id {
 			return k, nil
 		}
@@ -71,15 +71,10 @@ func (r *ring) revoke(ctx context.Context, id string) error {
 	})
 }
 
-// info returns the keys of the purpose with their state at now.
+// info returns the keys of the purpose with their state at now, from the
+// last record adopted; it never waits for a reload.
 func (r *ring) info(now time.Time) []KeyInfo {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.infoLocked(now)
-}
-
-func (r *ring) infoLocked(now time.Time) []KeyInfo {
-	rec, ms := r.rec, now.UnixMilli()
+	rec, ms := r.view.Load(), now.UnixMilli()
 	signer := rec.signer(ms)
 	out := make([]KeyInfo, 0, len(rec.keys))
 	for i, e := range rec.keys {

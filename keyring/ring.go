@@ -48,6 +48,8 @@ type ring struct {
 	nextReload time.Time
 
 	version  atomic.Uint64            // incremented whenever applied changes
+	view     atomic.Pointer[record]   // rec, for readers that must not wait for a reload
+	missMu   sync.Mutex               // held during a reload for an unknown key ID
 	lastMiss atomic.Int64             // Unix ms of the last reload for an unknown key ID
 	refused  atomic.Pointer[[]string] // revoked and removed IDs: no reload for them
 
@@ -410,6 +412,7 @@ func (r *ring) adopt(rec *record, raw []byte, mats map[string]*material) {
 		}
 	}
 	r.rec, r.raw, r.mat = rec, raw, mats
+	r.view.Store(rec)
 	refused := slices.Clone(r.gone)
 	for _, e := range rec.keys {
 		if e.isRevoked() {
@@ -590,7 +593,8 @@ func (r *ring) unknownJWT(ctx context.Context) bool { return r.miss(ctx, "") }
 // miss reloads the purpose for a value naming a key ID this server does not
 // hold, at most once per Config.UnknownKeyInterval, and reports whether the
 // keys changed since the value arrived. A request that arrives during such
-// a reload waits for it. IDs known to be revoked or removed never reload.
+// a reload waits for it (not for the background reload). IDs known to be
+// revoked or removed never reload.
 func (r *ring) miss(ctx context.Context, id string) bool {
 	v := r.version.Load()
 	if id != "" && slices.Contains(*r.refused.Load(), id) {
@@ -599,16 +603,18 @@ func (r *ring) miss(ctx context.Context, id string) bool {
 	now := r.now().UnixMilli()
 	last := r.lastMiss.Load()
 	if now-last >= r.kr.cfg.UnknownKeyInterval.Milliseconds() && r.lastMiss.CompareAndSwap(last, now) {
+		r.missMu.Lock()
 		r.mu.Lock()
 		err := r.update(ctx, nil)
 		r.mu.Unlock()
+		r.missMu.Unlock()
 		if err != nil {
 			r.kr.logger.LogAttrs(ctx, levelWarn, "keyring: reload for an unknown key ID failed", slogPurpose(r.name), slogErr(err))
 		}
 		return r.version.Load() != v
 	}
-	r.mu.Lock() // waits for a reload in progress
+	r.missMu.Lock() // waits for a reload for an unknown key ID in progress
 	changed := r.version.Load() != v
-	r.mu.Unlock()
+	r.missMu.Unlock()
 	return changed
 }
