@@ -85,6 +85,7 @@ func newTestServer(t *testing.T, change ...func(*config)) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { s.Close() })
 	ts := httptest.NewServer(s)
 	t.Cleanup(ts.Close)
 	return &testServer{server: s, hasher: th, mem: mem, url: ts.URL, ts: ts}

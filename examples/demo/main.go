@@ -7,6 +7,11 @@
 //	go run ./examples/demo -store 'postgres://postgres@127.0.0.1:5432/test?sslmode=disable'
 //	go run ./examples/demo -store 'mysql://root@127.0.0.1:3306/test'
 //	go run ./examples/demo -store sqlite:demo.db
+//
+//	export AUTHKIT_KEK=$(openssl rand -base64 32)   # instances on one store share keys
+//	go run ./examples/demo -store redis://127.0.0.1:6379/0 -addr 127.0.0.1:8080
+//	go run ./examples/demo -store redis://127.0.0.1:6379/0 -addr 127.0.0.1:8081
+//
 //	go run ./examples/demo -oidc-issuer https://login.example.com -oidc-client-id … -oidc-client-secret …
 //
 // A demo user is created at start-up ("demo", password "demo-password") with
@@ -50,6 +55,7 @@ func run(args []string) error {
 	storeTimeout := fs.Duration("store-timeout", time.Second, "bound on each call to a Redis or SQL store: a stalled server answers 503 after this, not never")
 	seed := fs.Bool("seed", true, `create the user "demo" (password "demo-password") with a legacy bcrypt hash if it does not exist`)
 	publicURL := fs.String("public-url", "", "the demo's origin as browsers reach it, for the SSO redirect URI (empty: http:// and the listen address)")
+	kekFile := fs.String("kek-file", "", "file holding the keyring's key-encryption key (default: the environment variable "+kekEnv+"); instances sharing a store need the same one")
 	var sso ssoConfig
 	fs.StringVar(&sso.Issuer, "oidc-issuer", "", "issuer of a real OpenID provider for the SSO panel (empty: a local stand-in provider)")
 	fs.StringVar(&sso.ClientID, "oidc-client-id", "", "client ID registered with -oidc-issuer")
@@ -77,6 +83,10 @@ func run(args []string) error {
 		return fmt.Errorf("-store: %w", err)
 	}
 	defer closeStore()
+	keks, err := loadKEKs(*kekFile, *storeURL)
+	if err != nil {
+		return err
+	}
 	if _, inMemory := st.(*store.Memory); !inMemory && *storeTimeout > 0 {
 		st = store.WithTimeout(st, *storeTimeout)
 	}
@@ -97,6 +107,7 @@ func run(args []string) error {
 		SeedDemoUser:   *seed,
 		PublicURL:      strings.TrimSuffix(*publicURL, "/"),
 		SSO:            sso,
+		KEKs:           keks,
 		Logger:         logger,
 	})
 	if err != nil {

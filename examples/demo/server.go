@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"embed"
 	"errors"
 	"fmt"
@@ -19,6 +18,7 @@ import (
 	"github.com/authkit/authkit/hash"
 	"github.com/authkit/authkit/jwt"
 	"github.com/authkit/authkit/jwtpair"
+	"github.com/authkit/authkit/keyring"
 	"github.com/authkit/authkit/login"
 	"github.com/authkit/authkit/session"
 	"github.com/authkit/authkit/store"
@@ -74,6 +74,10 @@ type config struct {
 	// SSO names a real OpenID provider for the SSO panel; the zero value
 	// runs a local stand-in provider in this process.
 	SSO ssoConfig
+	// KEKs are the key-encryption keys of the keyring (keys.go). Nil makes
+	// one for this process only: enough for one instance on the in-memory
+	// store; instances sharing a store need the same KEK.
+	KEKs []*keyring.KEK
 	// Throttle configures the throttle of password sign-ins and of login
 	// link and code requests. The zero value is the throttle package's
 	// defaults; a nil Now or Logger is the server's.
@@ -108,6 +112,8 @@ type server struct {
 	jwts     *jwt.Verifier
 	pairs    *jwtpair.Manager // access JWTs with their refresh tokens, in refreshCookie
 	sso      *sso             // the SSO panel; nil without config.PublicURL
+
+	keyringFields // the keyring and the Codec of device cookies (keys.go)
 
 	codec         *cookie.Codec
 	demoCookie    cookie.Template
@@ -158,15 +164,11 @@ func newServer(cfg config) (*server, error) {
 		Now:            cfg.Now,
 	})
 
-	// A fresh Ed25519 key at every start: JWTs from an earlier run, or from
-	// another instance, do not verify. A real deployment loads its keys
-	// (jwt.LoadKeyFile, jwt.KeyFromEnv) and rotates them with KeySet.
-	key, err := jwt.GenerateKey(jwt.EdDSA)
+	// The JWT keys and the cookie keys come from the keyring in the store,
+	// shared by every instance on it (keys.go).
+	err := s.setupKeys(context.Background(), events)
 	if err != nil {
-		return nil, err
-	}
-	if s.keys, err = jwt.NewKeySet(key); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("demo: keys: %w", err)
 	}
 	s.issuer = jwt.NewIssuer(s.keys, jwt.IssuerConfig{Issuer: realm, Audience: []string{realm}, Lifetime: jwtTTL, Now: cfg.Now})
 	s.jwts = jwt.NewVerifier(s.keys, jwt.Config{
@@ -202,13 +204,6 @@ func newServer(cfg config) (*server, error) {
 	})
 	s.refreshCookie = s.pairs.Cookie()
 
-	// The sealed-cookie panel's key, also fresh at every start.
-	secret := make([]byte, 32)
-	rand.Read(secret)
-	if s.codec, err = cookie.NewCodec(cookie.Key{ID: 1, Secret: secret}); err != nil {
-		return nil, err
-	}
-	s.codec.Now = cfg.Now
 	s.demoCookie = cookie.New(demoCookieName)
 	s.demoCookie.MaxAge = demoCookieTTL
 	s.sessionCookie = cookie.New(session.DefaultCookieName)
@@ -241,12 +236,12 @@ func newServer(cfg config) (*server, error) {
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
 // Close releases what the server holds beyond its store, which belongs to
-// the caller: the SSO panel's stand-in provider.
+// the caller: the SSO panel's stand-in provider and the keyring's reloads.
 func (s *server) Close() error {
 	if s.sso != nil {
 		s.sso.close()
 	}
-	return nil
+	return s.keyring.Close()
 }
 
 func (s *server) seed(ctx context.Context) error {
@@ -296,7 +291,8 @@ func (s *server) routes() http.Handler {
 	mux.HandleFunc("POST /api/jwt/login", s.apiJWTLogin)
 	mux.HandleFunc("POST "+refreshCookiePath, s.apiJWTRefresh)
 	mux.Handle("POST /api/jwt/logout", api.Require(s.jwts)(http.HandlerFunc(s.apiJWTLogout)))
-	mux.Handle("GET /.well-known/jwks.json", s.keys.JWKSHandler(0))
+	mux.Handle("GET /.well-known/jwks.json", s.keyring.JWKSHandler())
+	mux.HandleFunc("POST /keys/rotate", s.webRotateKeys)
 	mux.Handle("GET /api/me", api.Require(s.sessions, s.tokens, s.jwts)(http.HandlerFunc(s.apiMe)))
 
 	s.ssoRoutes(mux)

@@ -119,9 +119,9 @@ func (s *server) setupLogin(events authkit.EventFunc) error {
 		Normalize:      normalizeUsername,
 		MaxPasswordLen: maxPasswordLen,
 		LegacyScheme:   legacy,
-		// The device cookie is signed with the sealed-cookie panel's key;
-		// the codec binds every value to its cookie's name.
-		Devices:        s.codec,
+		// The device cookie is signed with the keyring's CookieSign keys
+		// (keys.go); the codec binds every value to its cookie's name.
+		Devices:        s.deviceCodec,
 		TrustedProxies: s.cfg.TrustedProxies,
 		Events:         events,
 		Logger:         s.log,

@@ -98,6 +98,7 @@ type page struct {
 	Events  []authkit.Event
 	SSO     *ssoView // nil when sign-in with SSO is off
 	SignIn  *signinView
+	Keys    *keysView
 	// Devices page only.
 	Sessions []session.Info
 	Families []token.FamilyInfo
@@ -293,6 +294,7 @@ func (s *server) index(w http.ResponseWriter, r *http.Request) {
 	}
 	p.SSO = s.ssoView(r)
 	p.SignIn = s.signinView(r, p.Session.Subject)
+	p.Keys = s.keysView(r)
 	s.render(w, r, "index.html", p)
 }
 

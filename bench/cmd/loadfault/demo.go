@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -69,6 +71,11 @@ func runDemo(ctx context.Context, rep *report, root string) error {
 	}
 	defer logFile.Close()
 	cmd := exec.Command(bin, "-addr", addr, "-store", storeURL, "-store-timeout", timeout)
+	// On a shared store the demo needs a key-encryption key for its keyring:
+	// 32 random bytes in base64.
+	kek := make([]byte, 32)
+	rand.Read(kek)
+	cmd.Env = append(os.Environ(), "AUTHKIT_KEK="+base64.StdEncoding.EncodeToString(kek))
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
