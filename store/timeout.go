@@ -14,8 +14,8 @@ import (
 // authkit.Guard answers with 503 and Retry-After, instead of requests piling
 // up until the client gives up. Pick d well above the store's normal latency
 // (tens of milliseconds to a second). The adapter must honour contexts:
-// redisstore does when the go-redis client has ContextTimeoutEnabled;
-// sqlstore does through database/sql.
+// redisstore does, as it requires a go-redis client with
+// ContextTimeoutEnabled; sqlstore does through database/sql.
 //
 // store.Memory never blocks and needs no timeout.
 func WithTimeout(s Store, d time.Duration) Store {
