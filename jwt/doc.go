@@ -128,5 +128,8 @@
 // tokens from the token package, rotated on every use. A browser
 // application keeps the access token in memory only and the refresh token
 // in an HttpOnly, Secure, SameSite=Strict cookie scoped to the refresh
-// endpoint.
+// endpoint. The jwtpair package does all of this, and connects the token
+// manager's family revocations to [Verifier.RevokeFamily] so that a
+// revoked family's JWTs stop working at once. This package imports
+// neither token nor cookie.
 package jwt
