@@ -453,6 +453,44 @@ func numericDate(lit string) (int64, bool) {
 	if lit == "" || lit[0] == '-' {
 		return 0, false
 	}
+	// The common forms, without an exponent: whole seconds, then at most
+	// three digits of fraction count (the rest is below a millisecond).
+	// A literal with an exponent goes to numericDateExp.
+	i := 0
+	var sec int64
+	for i < len(lit) && '0' <= lit[i] && lit[i] <= '9' {
+		sec = sec*10 + int64(lit[i]-'0')
+		if sec > maxNumericDate {
+			if strings.ContainsAny(lit, "eE") {
+				return numericDateExp(lit)
+			}
+			return 0, false
+		}
+		i++
+	}
+	ms := sec * 1000
+	if i < len(lit) && lit[i] == '.' {
+		i++
+		for mult := int64(100); i < len(lit) && '0' <= lit[i] && lit[i] <= '9'; i++ {
+			ms += int64(lit[i]-'0') * mult
+			mult /= 10
+		}
+	}
+	if i < len(lit) {
+		if lit[i] == 'e' || lit[i] == 'E' {
+			return numericDateExp(lit)
+		}
+		return 0, false
+	}
+	if ms <= 0 || ms > maxNumericDate*1000 {
+		return 0, false
+	}
+	return ms, true
+}
+
+// numericDateExp is numericDate for a literal with an exponent, computed
+// on its decimal digits.
+func numericDateExp(lit string) (int64, bool) {
 	// lit is D × 10^(exp − nf): D the digits of the integer and fraction
 	// parts, nf the number of fraction digits.
 	i := 0
