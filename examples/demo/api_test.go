@@ -527,9 +527,10 @@ func TestMe(t *testing.T) {
 
 // TestLoginFailuresAreUniform checks, structurally, that a wrong password
 // and an unknown user get the same answer after exactly one password
-// verification through the same Hasher — Verify for a known user,
-// VerifyDummy (the same work at the policy's parameters, through the same
-// memory budget) otherwise.
+// verification through the same Hasher (and so its memory budget), of a
+// hash at the policy's parameters: the stored one for a known user, a dummy
+// one of the same scheme otherwise (login.Password verifies it with Verify,
+// as PasswordConfig.LegacyScheme is set).
 func TestLoginFailuresAreUniform(t *testing.T) {
 	// Seven failures on alice from one address: more than the pair
 	// counter's five free ones, and this test is not about the throttle.
@@ -552,8 +553,8 @@ func TestLoginFailuresAreUniform(t *testing.T) {
 		wantVerify, dummy int
 	}{
 		{"wrong password", "alice", "not-her-password", 1, 0},
-		{"unknown user", "mallory", "not-her-password", 0, 1},
-		{"malformed user name", "m a l", "not-her-password", 0, 1},
+		{"unknown user", "mallory", "not-her-password", 1, 0},
+		{"malformed user name", "m a l", "not-her-password", 1, 0},
 		{"user name in another case, wrong password", "ALICE", "nope-nope-nope", 1, 0},
 	}
 	for _, route := range routes {
@@ -562,10 +563,14 @@ func TestLoginFailuresAreUniform(t *testing.T) {
 			for _, tc := range cases {
 				ts.hasher.counts()
 				r := ts.client(t).do("POST", route, creds(tc.user, tc.password))
+				verified := ts.hasher.verifiedHashes()
 				hashes, verify, dummy := ts.hasher.counts()
 				if verify+dummy != 1 || verify != tc.wantVerify || dummy != tc.dummy || hashes != 0 {
 					t.Errorf("%s: Verify %d, VerifyDummy %d, Hash %d; want exactly one verification (Verify %d, VerifyDummy %d)",
 						tc.name, verify, dummy, hashes, tc.wantVerify, tc.dummy)
+				}
+				if len(verified) == 1 && verified[0] != hashPrefix(policy) {
+					t.Errorf("%s: verified a hash %s, want one at the policy's parameters %s", tc.name, verified[0], hashPrefix(policy))
 				}
 				r.header.Del("Date")
 				if first == nil {

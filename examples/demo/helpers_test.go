@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -23,14 +24,18 @@ import (
 type testHasher struct {
 	h *hash.Hasher
 
-	mu     sync.Mutex
-	hashes int
-	verify int
-	dummy  int
+	mu       sync.Mutex
+	hashes   int
+	verify   int
+	dummy    int
+	verified []string // the scheme and parameters of each hash Verify checked
 }
 
+// testScheme is the scheme of the test hasher.
+var testScheme = hash.Argon2id{Memory: 1024, Time: 1}
+
 func newTestHasher() *testHasher {
-	return &testHasher{h: hash.New(hash.Config{Scheme: hash.Argon2id{Memory: 1024, Time: 1}, InsecureWeakParameters: true})}
+	return &testHasher{h: hash.New(hash.Config{Scheme: testScheme, InsecureWeakParameters: true})}
 }
 
 func (c *testHasher) Hash(ctx context.Context, pw string) (string, error) {
@@ -43,6 +48,7 @@ func (c *testHasher) Hash(ctx context.Context, pw string) (string, error) {
 func (c *testHasher) Verify(ctx context.Context, pw, encoded string) (bool, error) {
 	c.mu.Lock()
 	c.verify++
+	c.verified = append(c.verified, hashPrefix(encoded))
 	c.mu.Unlock()
 	return c.h.Verify(ctx, pw, encoded)
 }
@@ -59,8 +65,16 @@ func (c *testHasher) counts() (hashes, verify, dummy int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	hashes, verify, dummy = c.hashes, c.verify, c.dummy
-	c.hashes, c.verify, c.dummy = 0, 0, 0
+	c.hashes, c.verify, c.dummy, c.verified = 0, 0, 0, nil
 	return
+}
+
+// verifiedHashes returns the scheme and parameters of the hashes Verify
+// checked since the last counts.
+func (c *testHasher) verifiedHashes() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.verified)
 }
 
 type testServer struct {
@@ -77,7 +91,7 @@ func newTestServer(t *testing.T, change ...func(*config)) *testServer {
 	mem := store.NewMemory(store.MemoryConfig{})
 	t.Cleanup(func() { mem.Close() })
 	th := newTestHasher()
-	cfg := config{Store: mem, Hasher: th, Logger: slog.New(slog.DiscardHandler)}
+	cfg := config{Store: mem, Hasher: th, HashScheme: testScheme, Logger: slog.New(slog.DiscardHandler)}
 	for _, c := range change {
 		c(&cfg)
 	}

@@ -59,9 +59,13 @@ type config struct {
 	Store store.Store
 	// StoreName describes the store on the page ("memory", a redacted URL).
 	StoreName string
-	// Hasher hashes and verifies passwords. Nil means hash.New(hash.Config{}):
-	// argon2id at OWASP's parameters.
+	// Hasher hashes and verifies passwords. Nil means hash.New with
+	// HashScheme.
 	Hasher passwordHasher
+	// HashScheme is the scheme Hasher makes new hashes with; unknown user
+	// names are verified against a hash of it. Nil means hash.Argon2id{}:
+	// argon2id at OWASP's parameters.
+	HashScheme hash.Scheme
 	// TrustedProxies are reverse proxies whose X-Forwarded-For is believed,
 	// for the throttle and the client IP of sessions. Empty: none.
 	TrustedProxies []netip.Prefix
@@ -141,7 +145,7 @@ func newServer(cfg config) (*server, error) {
 		cfg.Now = time.Now
 	}
 	if cfg.Hasher == nil {
-		cfg.Hasher = hash.New(hash.Config{})
+		cfg.Hasher = hash.New(hash.Config{Scheme: cfg.HashScheme})
 	}
 	s := &server{
 		cfg:    cfg,
