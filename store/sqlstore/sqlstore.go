@@ -64,7 +64,8 @@ type Config struct {
 	Now func() time.Time
 
 	// Logger receives the errors of the background cleanup (at level
-	// Warn), which have no caller to return to. Nil discards them.
+	// Warn), which have no caller to return to. Nil means slog.Default(),
+	// as everywhere in authkit.
 	Logger *slog.Logger
 }
 
@@ -147,7 +148,7 @@ func New(db *sql.DB, cfg Config) *Store {
 		s.batch = DefaultCleanupBatchSize
 	}
 	if s.logger == nil {
-		s.logger = slog.New(slog.DiscardHandler)
+		s.logger = slog.Default()
 	}
 	interval := cfg.CleanupInterval
 	if interval == 0 {
