@@ -92,8 +92,8 @@ type Config struct {
 	// jwt.DefaultJWKSMaxAge (five minutes).
 	JWKSMaxAge time.Duration
 
-	// Events receives the keyring's security events (EventKey…). Nil
-	// reports none.
+	// Events receives the keyring's security events (EventKey…), for an
+	// audit log: wire authkit.LogEvents to log them. Nil reports none.
 	Events authkit.EventFunc
 
 	// Logger receives reload failures and other operational messages; nil

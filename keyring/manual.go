@@ -120,14 +120,6 @@ func msTime(ms int64) time.Time {
 
 const levelWarn = slog.LevelWarn
 
-func levelOf(t authkit.EventType) slog.Level {
-	if t == EventKeyRevoked {
-		return slog.LevelWarn
-	}
-	return slog.LevelInfo
-}
-
 func slogPurpose(p string) slog.Attr { return slog.String("purpose", p) }
 func slogKey(id string) slog.Attr    { return slog.String("key_id", id) }
-func slogReason(r string) slog.Attr  { return slog.String("reason", r) }
 func slogErr(err error) slog.Attr    { return slog.String("error", err.Error()) }

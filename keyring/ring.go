@@ -156,7 +156,6 @@ func (r *ring) update(ctx context.Context, fn op) error {
 			subject += "/" + e.id
 		}
 		r.kr.emit(ctx, e.typ, subject, e.reason)
-		r.kr.logger.LogAttrs(ctx, levelOf(e.typ), "keyring: "+string(e.typ), slogPurpose(r.name), slogKey(e.id), slogReason(e.reason))
 	}
 	return nil
 }
