@@ -8,19 +8,21 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/authkit/authkit/hash"
+	"github.com/authkit/authkit/keyring"
 	"github.com/authkit/authkit/store/redisstore"
 	"github.com/authkit/authkit/store/storetest"
 )
 
 // instance starts one server on its own Redis client, as a separate process
-// would have.
-func instance(t *testing.T, name, addr, prefix string) (*httptest.Server, *redis.Client) {
+// would have, with the fleet's key-encryption key.
+func instance(t *testing.T, name, addr, prefix string, keks []*keyring.KEK) (*httptest.Server, *redis.Client) {
 	t.Helper()
 	c := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
 	st, err := redisstore.New(c, redisstore.Config{Prefix: prefix})
@@ -31,10 +33,11 @@ func instance(t *testing.T, name, addr, prefix string) (*httptest.Server, *redis
 		t.Fatalf("AUTHKIT_REDIS_ADDR=%s: %v", addr, err)
 	}
 	h := hash.New(hash.Config{Scheme: hash.Argon2id{Memory: 1024, Time: 1}, InsecureWeakParameters: true})
-	app, err := newApp(name, st, h, map[string]string{"alice": "wonderland-42"})
+	app, err := newApp(context.Background(), name, st, keks, h, map[string]string{"alice": "wonderland-42"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { app.Close() })
 	return httptest.NewServer(app), c
 }
 
@@ -49,8 +52,12 @@ func TestCluster(t *testing.T) {
 			c.Del(ctx, iter.Val())
 		}
 	})
-	a, ac := instance(t, "A", addr, prefix)
-	b, bc := instance(t, "B", addr, prefix)
+	keks, err := keyring.ParseKEKs(keyring.GenerateKEK())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, ac := instance(t, "A", addr, prefix, keks)
+	b, bc := instance(t, "B", addr, prefix, keks)
 	defer b.Close()
 	defer bc.Close()
 
@@ -95,6 +102,12 @@ func TestCluster(t *testing.T) {
 		t.Fatalf("A does not see B's change: %s", body)
 	}
 
+	// A JWT signed by A verifies on B: the keys are in Redis.
+	tok := jwtFrom(t, browser, a.URL)
+	if got := me(t, b.URL, tok); got != `{"subject":"alice","verified_by":"B"}` {
+		t.Fatalf("B with A's JWT: %s", got)
+	}
+
 	// Stop A, process and connections: B still serves the session.
 	a.Close()
 	ac.Close()
@@ -105,10 +118,46 @@ func TestCluster(t *testing.T) {
 	if body := get(b.URL); !strings.Contains(body, "Counter: <strong>2</strong>") || !strings.Contains(body, "alice") {
 		t.Fatalf("B after A stopped: %s", body)
 	}
+	if got := me(t, b.URL, tok); !strings.Contains(got, `"subject":"alice"`) {
+		t.Fatalf("B with A's JWT after A stopped: %s", got)
+	}
 
 	// Signing out on B ends the session for every instance.
 	post(b.URL, "/logout", nil)
 	if body := get(b.URL); strings.Contains(body, "Signed in") {
 		t.Fatalf("still signed in after logout: %s", body)
 	}
+}
+
+// jwtFrom asks the instance at base for a JWT and returns it.
+func jwtFrom(t *testing.T, browser *http.Client, base string) string {
+	t.Helper()
+	res, err := browser.PostForm(base+"/token", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	m := regexp.MustCompile(`Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)`).FindSubmatch(body)
+	if res.StatusCode != http.StatusOK || m == nil {
+		t.Fatalf("POST /token: %d %s", res.StatusCode, body)
+	}
+	return string(m[1])
+}
+
+// me calls GET /api/me at base with a bearer token and returns the body.
+func me(t *testing.T, base, tok string) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, base+"/api/me", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET /api/me: %d %s", res.StatusCode, body)
+	}
+	return strings.TrimSpace(string(body))
 }
