@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"github.com/authkit/authkit/internal/clocktest"
 	"io"
 	"log/slog"
 	"net"
@@ -27,16 +28,10 @@ import (
 )
 
 // clock is a settable time source shared by the flows and a Memory store.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// clock is the tests' fake clock.
+type clock = clocktest.Clock
 
-func newClock() *clock { return &clock{t: time.Now().Truncate(time.Millisecond)} }
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-
-func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+func newClock() *clock { return clocktest.New(time.Now().Truncate(time.Millisecond)) }
 
 // backend makes a fresh store for one test.
 type backend struct {

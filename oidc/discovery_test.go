@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/authkit/authkit/internal/clocktest"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -68,10 +69,9 @@ func (s *docServer) set(k string, v any) {
 	}
 }
 
-type fakeClock struct{ off atomic.Int64 }
-
-func (c *fakeClock) now() time.Time          { return time.Now().Add(time.Duration(c.off.Load())) }
-func (c *fakeClock) advance(d time.Duration) { c.off.Add(int64(d)) }
+// fakeClock follows the real time plus what the test adds: the provider
+// runs on real time.
+type fakeClock = clocktest.Clock
 
 func testRP(t *testing.T, issuer string, ck *fakeClock) *RelyingParty {
 	t.Helper()
@@ -79,7 +79,7 @@ func testRP(t *testing.T, issuer string, ck *fakeClock) *RelyingParty {
 	t.Cleanup(func() { mem.Close() })
 	cfg := Config{Providers: []Provider{{Name: "p", Issuer: issuer, ClientID: "c", RedirectURL: "https://app.example/cb"}}}
 	if ck != nil {
-		cfg.Now = ck.now
+		cfg.Now = ck.Now
 	}
 	rp := New(session.New(mem, session.Config{}), mem, cfg)
 	t.Cleanup(func() { rp.Close() })
@@ -137,7 +137,7 @@ func TestDiscoveryAlgorithms(t *testing.T) {
 // while it is fetched again; failures are retried at most every 10 s.
 func TestDiscoveryCache(t *testing.T) {
 	s := newDocServer(t)
-	ck := &fakeClock{}
+	ck := clocktest.FromNow()
 	rp := testRP(t, s.URL, ck)
 	ctx := context.Background()
 	var wg sync.WaitGroup
@@ -155,7 +155,7 @@ func TestDiscoveryCache(t *testing.T) {
 		t.Fatalf("%d fetches for 20 concurrent first uses, want 1", n)
 	}
 
-	ck.advance(2 * DefaultDiscoveryInterval)
+	ck.Add(2 * DefaultDiscoveryInterval)
 	s.set("end_session_endpoint", s.URL+"/logout")
 	md, err := rp.Discovery(ctx, "p")
 	if err != nil || md.EndSessionEndpoint != "" {
@@ -163,7 +163,7 @@ func TestDiscoveryCache(t *testing.T) {
 	}
 	waitFor(t, func() bool { md, _ := rp.Discovery(ctx, "p"); return md.EndSessionEndpoint != "" })
 
-	ck.advance(2 * DefaultDiscoveryInterval)
+	ck.Add(2 * DefaultDiscoveryInterval)
 	s.status = http.StatusBadGateway
 	before := s.fetches.Load()
 	for range 5 {
@@ -183,7 +183,7 @@ func TestDiscoveryCache(t *testing.T) {
 func TestDiscoveryFailureRetry(t *testing.T) {
 	s := newDocServer(t)
 	s.status = http.StatusServiceUnavailable
-	ck := &fakeClock{}
+	ck := clocktest.FromNow()
 	rp := testRP(t, s.URL, ck)
 	ctx := context.Background()
 	for range 3 {
@@ -195,7 +195,7 @@ func TestDiscoveryFailureRetry(t *testing.T) {
 		t.Fatalf("%d fetches within 10 s of a failure, want 1", n)
 	}
 	s.status = http.StatusOK
-	ck.advance(discoveryRetry)
+	ck.Add(discoveryRetry)
 	if _, err := rp.Discovery(ctx, "p"); err != nil {
 		t.Fatalf("after the retry interval: %v", err)
 	}

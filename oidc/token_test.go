@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/authkit/authkit/internal/clocktest"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -32,10 +33,6 @@ func (s *hookStore) Get(ctx context.Context, key string) ([]byte, error) {
 }
 
 // clock is an adjustable offset from the real time.
-type clock struct{ off atomic.Int64 }
-
-func (c *clock) now() time.Time          { return time.Now().Add(time.Duration(c.off.Load())) }
-func (c *clock) advance(d time.Duration) { c.off.Add(int64(d)) }
 func refreshGrant(r *http.Request) bool {
 	return r.URL.Path == "/oauth/token" && formValue(r, "grant_type") == "refresh_token"
 }
@@ -46,8 +43,8 @@ func formValue(r *http.Request, k string) string {
 
 // tokenEnv is an env that keeps provider tokens, with a clock to expire
 // them, a hook store and a provider middleware.
-func tokenEnv(t *testing.T, mw func(http.Handler) http.Handler, hs *hookStore, change ...func(*envConfig)) (*env, *clock) {
-	ck := &clock{}
+func tokenEnv(t *testing.T, mw func(http.Handler) http.Handler, hs *hookStore, change ...func(*envConfig)) (*env, *clocktest.Clock) {
+	ck := clocktest.FromNow()
 	mem := store.NewMemory(store.MemoryConfig{})
 	t.Cleanup(func() { mem.Close() })
 	hs.Store = mem
@@ -56,7 +53,7 @@ func tokenEnv(t *testing.T, mw func(http.Handler) http.Handler, hs *hookStore, c
 		c.store = hs
 		c.rp.KeepTokens = true
 		c.rp.Codec = testCodec(t)
-		c.rp.Now = ck.now
+		c.rp.Now = ck.Now
 		c.prov = func(p *oidc.Provider) { p.Scopes = []string{"openid", "offline_access"} }
 		for _, ch := range change {
 			ch(c)
@@ -192,7 +189,7 @@ func TestRefreshOnce(t *testing.T) {
 	b := e.browser()
 	b.signIn(alice, "/")
 	_, first := b.getToken(-1)
-	ck.advance(10 * time.Minute) // past the provider's five-minute access tokens
+	ck.Add(10 * time.Minute) // past the provider's five-minute access tokens
 
 	var wg sync.WaitGroup
 	got := make([]string, n)
@@ -240,7 +237,7 @@ func TestRefreshRefused(t *testing.T) {
 	b := e.browser()
 	b.signIn(alice, "/")
 	e.idp.EndSessions(context.Background(), alice.Subject)
-	ck.advance(10 * time.Minute)
+	ck.Add(10 * time.Minute)
 	st, body := b.getToken(-1)
 	if st != http.StatusConflict || !strings.Contains(body, oidc.ErrRefresh.Error()) || !strings.Contains(body, "invalid_grant") {
 		t.Fatalf("refused refresh: %d %q", st, body)

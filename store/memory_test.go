@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/authkit/authkit/internal/clocktest"
 	"runtime"
 	"strconv"
 	"sync"
@@ -34,24 +35,10 @@ func TestMemoryConformanceSweeping(t *testing.T) {
 }
 
 // clock is an injectable, settable time source.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+// clock is the tests' fake clock.
+type clock = clocktest.Clock
 
-func newClock() *clock { return &clock{now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
+func newClock() *clock { return clocktest.New(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)) }
 
 // newMemory returns a Memory with no background sweep on clk, closed at the
 // end of the test.
@@ -116,7 +103,7 @@ func TestMemoryCapacity(t *testing.T) {
 
 	// Expired entries count until removed; rewriting an expired key reuses
 	// its slot, and a sweep frees the others.
-	clk.Advance(2 * time.Hour)
+	clk.Add(2 * time.Hour)
 	later = clk.Now().Add(time.Hour)
 	if n := m.Len(); n != 3 {
 		t.Errorf("Len with 3 expired entries = %d, want 3", n)
@@ -153,7 +140,7 @@ func TestMemoryCapacityReclaimsExpired(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	clk.Advance(time.Hour)
+	clk.Add(time.Hour)
 	var refused []string
 	for i := range max {
 		k := "new-" + strconv.Itoa(i)
@@ -246,7 +233,7 @@ func TestMemorySweep(t *testing.T) {
 	if err := m.Set(ctx, "long", []byte("v"), clk.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	clk.Advance(time.Minute) // "at or before now" is expired
+	clk.Add(time.Minute) // "at or before now" is expired
 	if n := m.Len(); n != 3 {
 		t.Errorf("Len before Sweep = %d, want 3 (expired entries count until swept)", n)
 	}
@@ -361,7 +348,7 @@ func TestMemoryAll(t *testing.T) {
 	if err := m.Set(ctx, "expiring", []byte("x"), clk.Now().Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	clk.Advance(time.Minute)
+	clk.Add(time.Minute)
 	got := map[string]string{}
 	for k, v := range m.All() {
 		got[k] = string(v)
@@ -393,7 +380,7 @@ func TestMemoryAll(t *testing.T) {
 func TestMemoryNow(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	clk := &clock{now: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clk := clocktest.New(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC))
 	m := newMemory(t, 0, clk)
 	// Long past by the wall clock, in the future by the store's.
 	exp := time.Date(2000, 1, 1, 0, 1, 0, 0, time.UTC)
@@ -406,11 +393,11 @@ func TestMemoryNow(t *testing.T) {
 	if _, err := m.Get(ctx, "k"); err != nil {
 		t.Errorf("Get before the injected clock reaches expiry = %v", err)
 	}
-	clk.Advance(59 * time.Second)
+	clk.Add(59 * time.Second)
 	if _, err := m.Get(ctx, "k"); err != nil {
 		t.Errorf("Get 1s before expiry = %v", err)
 	}
-	clk.Advance(time.Second) // now == expiry: absent
+	clk.Add(time.Second) // now == expiry: absent
 	if _, err := m.Get(ctx, "k"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Get at expiry = %v, want ErrNotFound", err)
 	}

@@ -2,7 +2,7 @@ package token
 
 import (
 	"context"
-	"sync"
+	"github.com/authkit/authkit/internal/clocktest"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -11,20 +11,10 @@ import (
 )
 
 // clock is a settable time source shared by a Manager and its store.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// clock is the tests' fake clock.
+type clock = clocktest.Clock
 
-func newClock() *clock { return &clock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func newClock() *clock { return clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)) }
 
 // countingStore counts the calls made to the store it wraps.
 type countingStore struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/authkit/authkit/internal/clocktest"
 	"slices"
 	"strings"
 	"sync"
@@ -13,20 +14,11 @@ import (
 	"github.com/authkit/authkit/store"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// clock is the tests' fake clock.
+type clock = clocktest.Clock
 
 func newIndex(t *testing.T, max int) (*Index, *clock) {
-	c := &clock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	c := clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 	st := store.NewMemory(store.MemoryConfig{Now: c.Now})
 	t.Cleanup(func() { st.Close() })
 	return &Index{Store: st, Prefix: "idx:", Max: max, Now: c.Now}, c

@@ -5,11 +5,11 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"github.com/authkit/authkit/internal/clocktest"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -163,17 +163,15 @@ func randomTable() string {
 	return "authkit_test_" + hex.EncodeToString(b[:])
 }
 
-// clock is a settable clock for Config.Now.
-type clock struct{ ms atomic.Int64 }
+// clock is a settable clock for Config.Now, at whole milliseconds as the
+// store keeps expiries.
+type clock struct{ *clocktest.Clock }
 
 func newClock() *clock {
-	c := &clock{}
-	c.ms.Store(time.Now().UnixMilli())
-	return c
+	return &clock{clocktest.New(time.UnixMilli(time.Now().UnixMilli()))}
 }
 
-func (c *clock) Now() time.Time                  { return time.UnixMilli(c.ms.Load()) }
-func (c *clock) Advance(d time.Duration)         { c.ms.Add(d.Milliseconds()) }
+// After returns the clock's time plus d.
 func (c *clock) After(d time.Duration) time.Time { return c.Now().Add(d) }
 
 // newTestStore returns a migrated store on a fresh table of b, dropped when

@@ -179,7 +179,7 @@ func TestDeleteExpired(t *testing.T) {
 		if n, err := s.DeleteExpired(ctx); n != 0 || err != nil {
 			t.Fatalf("DeleteExpired with nothing expired = %d, %v", n, err)
 		}
-		c.Advance(10 * time.Second)
+		c.Add(10 * time.Second)
 		// A row refreshed after it expired is live again and kept.
 		if err := s.Set(ctx, "olda", []byte("z"), c.After(time.Hour)); err != nil {
 			t.Fatal(err)
@@ -234,7 +234,7 @@ func TestCleanupLoop(t *testing.T) {
 		if err := s.Set(ctx, "live", []byte("v"), c.After(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
-		c.Advance(time.Second)
+		c.Add(time.Second)
 		waitFor(t, "the cleanup loop to delete expired rows", func() bool { return count(t, s) == 1 })
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
@@ -244,7 +244,7 @@ func TestCleanupLoop(t *testing.T) {
 		if err := s.Set(ctx, "f", []byte("v"), c.After(time.Second)); err != nil {
 			t.Fatal(err)
 		}
-		c.Advance(time.Second)
+		c.Add(time.Second)
 		time.Sleep(50 * time.Millisecond)
 		if got := count(t, s); got != 2 {
 			t.Fatalf("%d rows after Close, want 2: the loop still runs", got)

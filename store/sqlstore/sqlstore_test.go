@@ -61,7 +61,7 @@ func cas(key, old, new string, ttl time.Duration, want bool) op {
 
 func advance(d time.Duration) op {
 	return op{name: "advance " + d.String(), do: func(_ context.Context, _ *Store, c *clock) (any, error) {
-		c.Advance(d)
+		c.Add(d)
 		return nil, nil
 	}}
 }
