@@ -22,7 +22,8 @@ import (
 )
 
 // JWT benchmarks: sign and verify with HS256, ES256, EdDSA (Ed25519) and
-// RS256 (2048-bit), the same key material on every side.
+// RS256 (2048-bit), the same key material on every side. (PS256 has a
+// fixture too, for the standard-library floor in floor_test.go.)
 //
 // Every side verifies the same tokens, issued by authkit's Issuer: header
 // {alg, kid, typ "at+jwt"}, claims iss, aud, sub, exp (1 h), iat, jti,
@@ -81,7 +82,7 @@ func poolSize(alg akjwt.Algorithm) int {
 	switch alg {
 	case akjwt.HS256:
 		return 8192
-	case akjwt.RS256:
+	case akjwt.RS256, akjwt.PS256:
 		return 256
 	default:
 		return 2048
@@ -116,13 +117,16 @@ func getJWTFixture(tb testing.TB, alg akjwt.Algorithm) *jwtFixture {
 		}
 		material, f.sign, f.verify = priv, priv, pub
 		f.gjMethod, f.jwxAlg = gjwt.SigningMethodEdDSA, jwa.EdDSA()
-	case akjwt.RS256:
+	case akjwt.RS256, akjwt.PS256:
 		k, err := rsa.GenerateKey(rand.Reader, 2048)
 		if err != nil {
 			tb.Fatal(err)
 		}
 		material, f.sign, f.verify = k, k, &k.PublicKey
 		f.gjMethod, f.jwxAlg = gjwt.SigningMethodRS256, jwa.RS256()
+		if alg == akjwt.PS256 {
+			f.gjMethod, f.jwxAlg = gjwt.SigningMethodPS256, jwa.PS256()
+		}
 	}
 	key, err := akjwt.NewKey(alg, material)
 	if err != nil {
