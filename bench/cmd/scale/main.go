@@ -6,6 +6,7 @@
 //	go run ./cmd/scale -md /tmp/scale.md                  # starts its own redis-server
 //	go run ./cmd/scale -redis 127.0.0.1:6379 -md out.md   # an existing server, under a private prefix
 //	go run ./cmd/scale -redis none                        # memory store only
+//	go run ./cmd/scale -floor                             # memory store at 1k and 1M, benchmark lines
 //
 // Sessions are created through session.Manager.Login behind its
 // Middleware (one session per user, each with its user's index record), in
@@ -19,6 +20,7 @@ import (
 	"crypto/rand"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"math"
 	mrand "math/rand/v2"
@@ -54,13 +56,30 @@ func main() {
 	redisAddr := flag.String("redis", "", `Redis address; empty starts a private redis-server, "none" skips Redis`)
 	workers := flag.Int("workers", 16, "goroutines creating sessions")
 	mdPath := flag.String("md", "", "write the Markdown section here (default stdout)")
+	floor := flag.Bool("floor", false, "instead of the scale table: memory store Get and session load at each of -sizes (default 1000,1000000), interleaved rounds, in the Go benchmark format")
+	floorRounds := flag.Int("rounds", 5, "with -floor: measurement rounds")
+	floorTime := flag.Duration("benchtime", 500*time.Millisecond, "with -floor: length of each measurement")
+	testing.Init() // -test.benchtime sets testing.Benchmark's length
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("scale: ")
+	ctx := context.Background()
+
+	if *floor {
+		sizes := []int{1000, 1000000}
+		if sizesSet() {
+			sizes = parseInts(*sizesFlag)
+		}
+		out := io.Writer(os.Stdout)
+		if *mdPath != "" {
+			log.Fatal("-floor writes benchmark lines to stdout; -md does not apply")
+		}
+		runFloor(ctx, out, sizes, *floorRounds, *workers, *floorTime)
+		return
+	}
 
 	sizes := parseInts(*sizesFlag)
 	caps := parseInts(*capsFlag)
-	ctx := context.Background()
 
 	var out strings.Builder
 	r := &runner{ctx: ctx, workers: *workers, out: &out}
@@ -139,6 +158,13 @@ type runner struct {
 	workers int
 	out     *strings.Builder
 	rows    []row
+}
+
+// sizesSet reports whether -sizes was given on the command line.
+func sizesSet() bool {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "sizes" })
+	return set
 }
 
 func parseInts(s string) []int {
