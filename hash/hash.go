@@ -605,6 +605,17 @@ func (h *Hasher) pepper(id string) *Pepper {
 	return nil
 }
 
+// NeedsRehash reports, without verifying anything, whether encoded differs
+// from what Hash would produce now — another algorithm or format, other
+// parameters, a shorter salt, another pepper — or cannot be parsed. It costs
+// no hashing: sign-in flows use it to know in advance which scheme a stored
+// hash will cost (see the login package). [Hasher.Verify] reports the same
+// as its rehash result, once the password matched.
+func (h *Hasher) NeedsRehash(encoded string) bool {
+	s, err := h.parse(encoded)
+	return err != nil || h.needsRehash(&s)
+}
+
 // needsRehash reports whether a matching stored hash differs from what Hash
 // would produce now.
 func (h *Hasher) needsRehash(s *stored) bool {

@@ -409,3 +409,30 @@ func TestErrorsDoNotLeak(t *testing.T) {
 		t.Errorf("error %q", err)
 	}
 }
+
+// NeedsRehash tells, without hashing, what Verify's rehash would say on a
+// match.
+func TestNeedsRehash(t *testing.T) {
+	h := newTestHasher(t, Config{})
+	current := mustHash(t, h, "pw")
+	bc := mustHash(t, newTestHasher(t, Config{Scheme: Bcrypt{Cost: 10}, Limits: Limits{MaxBcryptCost: 10}}), "pw")
+	for _, tc := range []struct {
+		name, enc string
+		want      bool
+	}{
+		{"current", current, false},
+		{"bcrypt under an argon2id policy", bc, true},
+		{"garbage", "$argon2id$nope", true},
+		{"empty", "", true},
+	} {
+		if got := h.NeedsRehash(tc.enc); got != tc.want {
+			t.Errorf("%s: NeedsRehash = %v, want %v", tc.name, got, tc.want)
+		}
+		if tc.enc == "" || strings.HasSuffix(tc.enc, "nope") {
+			continue
+		}
+		if rehash, err := h.Verify(ctx, "pw", tc.enc); err != nil || rehash != tc.want {
+			t.Errorf("%s: Verify's rehash = %v, %v; NeedsRehash said %v", tc.name, rehash, err, tc.want)
+		}
+	}
+}

@@ -42,6 +42,7 @@ type Hasher interface {
 	Hash(ctx context.Context, password string) (string, error)
 	Verify(ctx context.Context, password, encoded string) (rehash bool, err error)
 	VerifyDummy(ctx context.Context, password string) error
+	NeedsRehash(encoded string) bool
 }
 
 var _ Hasher = (*hash.Hasher)(nil)
@@ -69,14 +70,18 @@ type PasswordConfig struct {
 
 	// LegacyScheme is the scheme of the costliest hashes still stored from
 	// before the current one (for example hash.Bcrypt{Cost: 10}). While
-	// set, a sign-in with an unknown user name verifies a hash of that
-	// scheme instead of the current one, so that it costs what a known
-	// user's legacy verify costs and timing does not reveal which accounts
-	// still have a legacy hash. When nil, a Password learns it: the first
-	// time a sign-in upgrades a stored hash, the hash it replaced becomes
-	// the one unknown names are verified against (never with the password
-	// as typed, and never matching). Remove it when the last legacy hash is
-	// gone.
+	// legacy hashes exist, every sign-in does the work of one verification
+	// at the legacy scheme and one at the current scheme, whatever the
+	// account: a known user with a legacy hash verifies it and pays a dummy
+	// of the current scheme; a known user with a current hash verifies it
+	// and pays a dummy of the legacy scheme; an unknown name pays both
+	// dummies. So timing reveals neither which names have accounts nor which
+	// accounts still have a legacy hash, at the price of two verifications
+	// per sign-in. When nil, a Password learns it: the first time a sign-in
+	// upgrades a stored hash, the hash it replaced becomes the legacy dummy
+	// (never verified with the password as typed, and never matching); until
+	// then, each sign-in costs one verification of whatever hash it checks.
+	// Remove it when the last legacy hash is gone.
 	LegacyScheme hash.Scheme
 
 	// Devices signs the device cookie that marks a browser that signed in
@@ -125,8 +130,8 @@ type Password struct {
 	em      emitter
 
 	learn    bool
-	legacy   atomic.Pointer[string] // the encoded hash unknown names are verified against
-	dummyKey [32]byte               // turns a typed password into an unguessable dummy input
+	legacy   atomic.Pointer[legacyDummyHash] // the legacy hash dummies are verified against
+	dummyKey [32]byte                        // turns a typed password into an unguessable dummy input
 }
 
 // Result is a successful sign-in.
@@ -167,12 +172,24 @@ func NewPassword(st store.Store, users Users, cfg PasswordConfig) *Password {
 	p.em = newEmitter(cfg.Events, cfg.Logger, cfg.Now, MethodPassword)
 	_, _ = rand.Read(p.dummyKey[:])
 	if cfg.LegacyScheme != nil {
-		enc := legacyDummy(cfg.LegacyScheme)
-		p.legacy.Store(&enc)
+		p.legacy.Store(p.newLegacy(legacyDummy(cfg.LegacyScheme)))
 	} else {
 		p.learn = true
 	}
 	return p
+}
+
+// legacyDummyHash is the hash dummies of the legacy scheme verify against.
+// pad is false when it is of the current scheme after all (LegacyScheme set
+// to the current one): then one verification per sign-in already costs the
+// same on every path, and none is added.
+type legacyDummyHash struct {
+	enc string
+	pad bool
+}
+
+func (p *Password) newLegacy(enc string) *legacyDummyHash {
+	return &legacyDummyHash{enc: enc, pad: p.h.NeedsRehash(enc)}
 }
 
 // legacyDummy hashes a random password with scheme: a hash of that cost
@@ -287,11 +304,31 @@ func (p *Password) check(ctx context.Context, name string, valid bool, password 
 			return Result{}, "", "", fmt.Errorf("login: looking up the user: %w", err)
 		}
 	}
+	var legacy *string
+	pad := false
+	if l := p.legacy.Load(); l != nil {
+		legacy, pad = &l.enc, l.pad
+	}
 	if !found {
-		if err := p.dummy(ctx, password); err != nil {
+		if err := p.dummy(ctx, password, legacy); err != nil {
 			return Result{}, "", "", err
 		}
+		if pad {
+			if err := p.dummy(ctx, password, nil); err != nil {
+				return Result{}, "", "", err
+			}
+		}
 		return Result{}, ReasonUnknownUser, "", ErrInvalidCredentials
+	}
+	if pad {
+		// Pay for the scheme the stored hash is not of (see LegacyScheme).
+		other := legacy
+		if p.h.NeedsRehash(encoded) {
+			other = nil
+		}
+		if err := p.dummy(ctx, password, other); err != nil {
+			return Result{}, "", "", err
+		}
 	}
 	rehash, err := p.h.Verify(ctx, password, encoded)
 	switch {
@@ -325,19 +362,19 @@ func (p *Password) upgrade(ctx context.Context, subject, password, old string) b
 		return false
 	}
 	if p.learn {
-		p.legacy.CompareAndSwap(nil, &old)
+		p.legacy.CompareAndSwap(nil, p.newLegacy(old))
 	}
 	return true
 }
 
-// dummy does the work of one verification for a name without an account:
-// the legacy scheme's when one is set or learned, else the current one's.
-// The legacy hash is verified against an HMAC of the typed password under
-// a per-process key, so the typed password itself is never checked
-// against it and cannot match it.
-func (p *Password) dummy(ctx context.Context, password string) error {
+// dummy does the work of one verification that cannot succeed: of the
+// legacy hash enc when it is not nil, else of the current scheme. The legacy
+// hash is verified against an HMAC of the typed password under a
+// per-process key, so the typed password itself is never checked against it
+// and cannot match it.
+func (p *Password) dummy(ctx context.Context, password string, enc *string) error {
 	var err error
-	if enc := p.legacy.Load(); enc != nil {
+	if enc != nil {
 		m := hmac.New(sha256.New, p.dummyKey[:])
 		m.Write([]byte(password))
 		_, err = p.h.Verify(ctx, base64.RawURLEncoding.EncodeToString(m.Sum(nil)), *enc)

@@ -149,45 +149,72 @@ func TestSameCost(t *testing.T) {
 	}
 }
 
-// TestLegacyDummy: while legacy hashes exist, an unknown name costs a
-// verification of the legacy scheme, exactly as a known legacy user does.
+// TestLegacyDummy: while legacy hashes exist, every sign-in does the work
+// of one legacy verification and one at the current scheme — known legacy
+// user, known current user and unknown name alike — so timing tells neither
+// which names exist nor which accounts still have a legacy hash.
 func TestLegacyDummy(t *testing.T) {
 	legacy := hash.New(hash.Config{Scheme: hash.Bcrypt{Cost: 10}})
 	c := newClock()
 	st := store.NewMemory(store.MemoryConfig{Now: c.Now})
 	defer st.Close()
+	const bcrypt10 = "$2a$10$"
+	// cost classifies the work of one sign-in: the legacy verifications
+	// and the ones at the current scheme (a verify of a current hash, or a
+	// dummy of it).
+	cost := func(work []string, current string) (legacy, cur int) {
+		for _, w := range work {
+			switch w {
+			case bcrypt10:
+				legacy++
+			case "dummy", current:
+				cur++
+			default:
+				t.Fatalf("unexpected verification %q in %v", w, work)
+			}
+		}
+		return legacy, cur
+	}
 
 	t.Run("configured", func(t *testing.T) {
 		e := newPwEnv(t, st, c, login.PasswordConfig{LegacyScheme: hash.Bcrypt{Cost: 10}})
 		e.users.add("bob", "u-bob", mustHash(t, legacy, "bob's old password"))
-		if _, _, err := e.signIn(newBrowser("192.0.2.1"), "bob", "wrong"); err != login.ErrInvalidCredentials {
-			t.Fatal(err)
+		current := class(e.users.hashOf("alice"))
+		for i, name := range []string{"bob", "alice", "nobody"} {
+			e.h.work()
+			if _, _, err := e.signIn(newBrowser(fmt.Sprintf("192.0.2.%d", 10+i)), name, "wrong"); err != login.ErrInvalidCredentials {
+				t.Fatal(err)
+			}
+			work := e.h.work()
+			if l, cur := cost(work, current); l != 1 || cur != 1 {
+				t.Errorf("%s: verified %v; want one legacy and one current-scheme verification", name, work)
+			}
 		}
-		known := e.h.work()
-		if _, _, err := e.signIn(newBrowser("192.0.2.2"), "nobody", "wrong"); err != login.ErrInvalidCredentials {
-			t.Fatal(err)
-		}
-		unknown := e.h.work()
-		if !slices.Equal(known, []string{"$2a$10$"}) || !slices.Equal(unknown, known) {
-			t.Fatalf("known legacy user verified %v, unknown name %v", known, unknown)
+		// The padding never gets in the way of a right password.
+		if res, _, err := e.signIn(newBrowser("192.0.2.20"), "bob", "bob's old password"); err != nil || !res.Rehashed {
+			t.Fatalf("legacy user with the right password: %+v %v", res, err)
 		}
 	})
 
 	t.Run("learned", func(t *testing.T) {
 		e := newPwEnv(t, st, c, login.PasswordConfig{})
 		e.users.add("carol", "u-carol", mustHash(t, legacy, "carol's old password"))
+		current := class(e.users.hashOf("alice"))
 		e.signIn(newBrowser("192.0.2.3"), "nobody", "wrong")
 		if got := e.h.work(); !slices.Equal(got, []string{"dummy"}) {
 			t.Fatalf("before any upgrade: %v", got)
 		}
 		res, _, err := e.signIn(newBrowser("192.0.2.4"), "carol", "carol's old password")
-		if err != nil || !res.Rehashed || class(e.users.hashOf("carol")) != class(e.users.hashOf("alice")) {
+		if err != nil || !res.Rehashed || class(e.users.hashOf("carol")) != current {
 			t.Fatalf("upgrade: %+v %v", res, err)
 		}
-		e.h.work()
-		e.signIn(newBrowser("192.0.2.5"), "nobody", "wrong")
-		if got := e.h.work(); !slices.Equal(got, []string{"$2a$10$"}) {
-			t.Fatalf("after an upgrade from bcrypt: %v", got)
+		for i, name := range []string{"nobody", "alice", "carol"} {
+			e.h.work()
+			e.signIn(newBrowser(fmt.Sprintf("192.0.2.%d", 30+i)), name, "wrong")
+			work := e.h.work()
+			if l, cur := cost(work, current); l != 1 || cur != 1 {
+				t.Errorf("after an upgrade from bcrypt, %s verified %v", name, work)
+			}
 		}
 		// The learned dummy never signs anyone in, not even with the
 		// password of the hash it came from.

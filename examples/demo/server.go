@@ -50,6 +50,7 @@ type passwordHasher interface {
 	Hash(ctx context.Context, password string) (string, error)
 	Verify(ctx context.Context, password, encoded string) (rehash bool, err error)
 	VerifyDummy(ctx context.Context, password string) error
+	NeedsRehash(encoded string) bool
 }
 
 // config configures the demo server. Only Store is required.

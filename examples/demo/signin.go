@@ -118,14 +118,13 @@ func (s *server) setupLogin(events authkit.EventFunc) error {
 		Throttle:       th,
 		Normalize:      normalizeUsername,
 		MaxPasswordLen: maxPasswordLen,
-		// Unknown names are verified against a hash of the current
-		// scheme, so they cost what a registered account costs. Left nil,
-		// the Password would learn the seeded user's bcrypt hash when it
-		// is upgraded and verify every unknown name against it from then
-		// on: three to four times slower than a registered account, which
-		// would tell who has one. Only the seeded "demo" user — whose
-		// existence is no secret — answers at bcrypt's cost, until its
-		// first sign-in.
+		// The only legacy hash is the seeded "demo" user's bcrypt one, and
+		// that account's existence is no secret: naming the current scheme
+		// here keeps every sign-in at one verification. Left nil, the
+		// Password would learn the bcrypt hash at the demo user's first
+		// sign-in and from then on pay one bcrypt and one argon2id
+		// verification on every sign-in (see LegacyScheme), the price of
+		// hiding which accounts still have a legacy hash.
 		LegacyScheme: current,
 		// The device cookie is signed with the keyring's CookieSign keys
 		// (keys.go); the codec binds every value to its cookie's name.
