@@ -333,8 +333,8 @@ func (l *Links) Handler(done func(w http.ResponseWriter, r *http.Request, res Re
 			case errors.Is(err, ErrConfirm):
 				l.page(w, r, LinkPage{Token: r.PostFormValue("token"), OtherBrowser: true})
 			case errors.Is(err, ErrInvalidLink):
-				w.WriteHeader(http.StatusBadRequest)
-				l.page(w, r, LinkPage{Invalid: true})
+				// 400, sent once the page has set its headers.
+				l.page(&statusWriter{ResponseWriter: w, status: http.StatusBadRequest}, r, LinkPage{Invalid: true})
 			default:
 				l.em.log.ErrorContext(r.Context(), "login: confirming a link", "err", err)
 				w.Header().Set("Retry-After", "5")
@@ -368,3 +368,27 @@ func defaultLinkPage(w http.ResponseWriter, r *http.Request, p LinkPage) {
 	h.Set("Content-Security-Policy", "default-src 'none'; form-action 'self'; frame-ancestors 'none'")
 	_ = linkPage.Execute(w, p)
 }
+
+// statusWriter answers with status unless the handler chose its own, at the
+// first byte or WriteHeader — after the handler set its headers, which a
+// WriteHeader before the handler ran would have dropped.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.wrote = true
+		w.ResponseWriter.WriteHeader(code)
+	}
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.WriteHeader(w.status)
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

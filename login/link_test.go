@@ -102,6 +102,14 @@ func TestLinks(t *testing.T) {
 		if used.Code != 400 || expired.Code != 400 || used.Body.String() != expired.Body.String() || len(e.got) != 1 {
 			t.Fatalf("used %d, expired %d", used.Code, expired.Code)
 		}
+		// The refusal page keeps its headers: a status written before the
+		// page ran would have sent it without them.
+		for _, w := range []*httptest.ResponseRecorder{used, expired} {
+			sent := w.Result().Header // as sent with the status, not as set later
+			if sent.Get("Content-Type") != "text/html; charset=utf-8" || !strings.Contains(sent.Get("Content-Security-Policy"), "default-src 'none'") {
+				t.Fatalf("invalid-link page headers: %v", sent)
+			}
+		}
 		w := httptest.NewRecorder()
 		_, err := e.l.Confirm(w, b.request("POST", "/", url.Values{"token": {tok}}))
 		if err != login.ErrInvalidLink {
