@@ -102,6 +102,27 @@ func TestLogoutRetryFinishes(t *testing.T) {
 	f.wantRevoked(t, p.Access.Token, "after the retry")
 }
 
+// The same logout retried as the browser retries it, by DELETE with the
+// same cookie: the retry finishes the revocation, JWTs included.
+func TestLogoutRetriedByDeleteFinishes(t *testing.T) {
+	f := newFixture(t, nil)
+	p := f.issue(t, "bob")
+	f.fs.On(faultstore.Rule{Op: faultstore.OpCAS, KeyPrefix: "jrev:", Nth: 1, Fail: true})
+	h := f.pairs.Handler()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, refreshRequest("DELETE", string(p.Refresh)))
+	if rec.Code != 503 {
+		t.Fatalf("logout with the JWT revocation failing: %d", rec.Code)
+	}
+	f.wantValid(t, p.Access.Token, "the JWT revocation failed")
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, refreshRequest("DELETE", string(p.Refresh)))
+	if rec.Code/100 != 2 {
+		t.Fatalf("logout retried: %d", rec.Code)
+	}
+	f.wantRevoked(t, p.Access.Token, "after the logout was retried")
+}
+
 // R1 under contention: 24 concurrent family revocations of one subject on
 // a store whose every call takes a millisecond (an attacker holding several
 // of the victim's JWTs can cause this through the logout endpoint). Each

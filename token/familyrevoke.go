@@ -65,7 +65,13 @@ func (m *Manager) revokeByRefresh(ctx context.Context, t Token, check func(*fami
 	h := sha256.Sum256([]byte(t))
 	key := familyKey(loc)
 	f, fresh, err := m.revokeFamily(ctx, key, func(f *familyRecord) error {
-		if !f.member(h) {
+		// A revoked family has dropped its hashes, so a token of it is no
+		// longer recognised; but while its revocation is unfinished (access
+		// tokens or listeners pending), a token naming it finishes the job,
+		// as a logout retried after a failure must. Finishing what is
+		// already decided grants nothing to whoever presents it.
+		unfinished := f.revoked && (f.notify || len(f.ending) > 0)
+		if !f.member(h) && !unfinished {
 			return errSkip
 		}
 		if check != nil {
