@@ -102,7 +102,7 @@ one_run() { # output label
 	for i in $(seq 1 "$rounds"); do
 		echo "== $2round $i of $rounds"
 		: >"$details.round"
-		bench "$1" '^Benchmark(Harness|SessionRead|SessionWrite|CookieSealOpen|CookieFloor|JWTVerify|JWTFloor|RedisSessionLoad|RedisTokenVerify)$' "$benchtime"
+		bench "$1" '^Benchmark(Harness|SessionRead|SessionWrite|CookieSealOpen|CookieFloor|JWTVerify|JWTFloor|Require|RedisSessionLoad|RedisTokenVerify)$' "$benchtime"
 		bench "$1" '^BenchmarkJWTSign$/alg=(HS256|ES256|EdDSA)$' "$benchtime"
 		if [ "$quick" = 1 ]; then
 			bench "$1" '^BenchmarkJWTSign$/alg=RS256$' 10x

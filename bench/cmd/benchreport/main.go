@@ -94,7 +94,7 @@ func main() {
 	}
 	floors(&b, res, order)
 	memoryScale(&b, res)
-	throughput(&b, res)
+	throughput(&b, res, order)
 	roundTrips(&b, *tripsBase, *tripsPath)
 
 	w("\n## Sessions through middleware (memory store)\n\n")

@@ -41,9 +41,13 @@ func memoryScale(b *strings.Builder, res map[string]result) {
 }
 
 // throughput writes the cmd/throughput results.
-func throughput(b *strings.Builder, res map[string]result) {
+func throughput(b *strings.Builder, res map[string]result, order []string) {
 	b.WriteString("\n## Throughput under concurrency (memory store)\n\n")
 	b.WriteString("`go run ./cmd/throughput`: one server on loopback, in process: `GET /api/me` is `authkit.Require(sessions, tokens, jwts)` around a handler writing a small JSON answer, `GET /bare` is the same handler alone. The session Manager, the token Manager and the JWT Verifier (HS256, revocation on, so each verification reads the store) share one `store.Memory`; 64 credentials of each kind are made first. 64 clients (goroutines with Go's net/http client, one keep-alive connection each, one request at a time) load one route at a time for 2 s after a 0.5 s warm-up, the routes interleaved (bare, session, token, jwt, bare, …) for 3 rounds; every answer is checked. The load generator shares the two cores with the server, equally for every route. Latencies are as the clients see them.\n\n")
+	defer func() {
+		b.WriteString("\nThe same middleware in process, without the network (`BenchmarkRequire`): the /api/me handler served through `httptest` (new request, credential, recorder) on the same kind of setup, against the handler alone (*bare*) on the same request. The difference is what `Require` and the mechanism's check add to each request.\n\n")
+		table(b, res, order, "Require", nil)
+	}()
 	bare, ok := res["Throughput/route=bare"]
 	if !ok {
 		b.WriteString("Not measured in this report.\n")
@@ -101,7 +105,7 @@ func readTrips(path string) (note string, ops []string, rows map[string]tripRow)
 // measurement when there is one.
 func roundTrips(b *strings.Builder, basePath, nowPath string) {
 	b.WriteString("\n## Store round trips per operation\n\n")
-	b.WriteString("`TestRoundTrips` (in bench/, run by the script first) runs each operation once on a `store.Memory` behind a store that logs every call, and checks that each did its job (a revoked credential no longer authenticates, a renewed ID replaces the old one, a load is one read). On Redis or SQL every store call is one network round trip, so this is each operation's latency floor in round trips. Calls are shown as operation and key namespace (`sess:` session record, `sidx:` a user's session index, `tok:` access token, `tidx:` a user's token index, `rtf:` refresh family, `rtfidx:` a user's family index, `jrev:` a user's JWT revocation record); RevokeSubject rows end 5 credentials.\n\n")
+	b.WriteString("`TestRoundTrips` (in bench/, run by the script first) runs each operation once on a `store.Memory` behind a store that logs every call, and checks that each did its job (a revoked credential no longer authenticates, a renewed ID replaces the old one, a load is one read). On Redis or SQL every store call is one network round trip, so this is each operation's latency floor in round trips. Calls are shown as operation and key namespace (`sess:` session record, `sidx:` a user's session index, `tok:` access token, `tidx:` a user's token index, `rtf:` refresh family, `rtfidx:` a user's family index, `otidx:` a user's one-time token index, `jrev:` a user's JWT revocation record); RevokeSubject rows end 5 credentials.\n\n")
 	_, nowOps, now := readTrips(nowPath)
 	if now == nil {
 		b.WriteString("Not measured in this report.\n")

@@ -5,6 +5,7 @@
 //
 //	go run ./cmd/throughput                        # 64 clients, 3 rounds of 2 s per route
 //	go run ./cmd/throughput -clients 16 -rounds 5
+//	go run ./cmd/throughput -routes session -cpuprofile session.cpu
 //
 // The server listens on loopback; its routes are
 //
@@ -48,7 +49,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,10 +69,9 @@ var (
 	warmup   = flag.Duration("warmup", 500*time.Millisecond, "load before each measurement, not counted")
 	rounds   = flag.Int("rounds", 3, "measurements per route, interleaved")
 	perKind  = flag.Int("credentials", 64, "credentials of each kind")
+	only     = flag.String("routes", "bare,session,token,jwt", "routes to measure, in this order each round")
+	cpuProf  = flag.String("cpuprofile", "", "write a CPU profile of the measurements (server and clients) to this file")
 )
-
-// routes in the order each round measures them.
-var routes = []string{"bare", "session", "token", "jwt"}
 
 // credential is what one request sends, and the answer it must get back.
 type credential struct {
@@ -99,6 +101,22 @@ func main() {
 	}
 	defer srv.Close()
 
+	routes := strings.Split(*only, ",")
+	for _, r := range routes {
+		if _, ok := creds[r]; !ok {
+			log.Fatalf("-routes: no route %q (bare, session, token, jwt)", r)
+		}
+	}
+	if *cpuProf != "" {
+		f, err := os.Create(*cpuProf)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	fmt.Printf("goos: %s\ngoarch: %s\npkg: github.com/authkit/authkit/bench/cmd/throughput\n", runtime.GOOS, runtime.GOARCH)
 	failed := false
 	for r := range *rounds {
@@ -115,6 +133,7 @@ func main() {
 		}
 	}
 	if failed {
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
