@@ -40,6 +40,7 @@ func TestNewDefaults(t *testing.T) {
 	}
 }
 
+// TestValidate is one table with a row per rule; its length is the table's.
 func TestValidate(t *testing.T) {
 	mod := func(name string, f func(*Template)) Template {
 		tpl := New(name)

@@ -41,6 +41,8 @@ func instance(t *testing.T, name, addr, prefix string, keks []*keyring.KEK) (*ht
 	return httptest.NewServer(app), c
 }
 
+// TestCluster is one scenario from sign-in to sign-out across two instances;
+// each step depends on the one before, so it stays one function.
 func TestCluster(t *testing.T) {
 	addr := storetest.Env(t, "AUTHKIT_REDIS_ADDR")
 	prefix := "authkit-cluster-test:" + rand.Text() + ":"
