@@ -430,9 +430,9 @@ func (c *Codec) prepare(name string, ttl time.Duration) (*codecKey, int64, error
 
 // decode runs every check that needs no key work, in order of cost, then
 // decodes value into a fresh buffer with scratch bytes after the raw value.
-// The format byte and the key ID are read from the first 8 characters into a
-// stack array and checked before anything is allocated, so every refusal up
-// to that point — the usual ones for forged values — allocates nothing.
+// The format byte and the key ID are read from the first 8 characters and
+// checked before anything is allocated, so every refusal up to that point —
+// the usual ones for forged values — allocates nothing.
 func (c *Codec) decode(name, value string, format byte, overhead, scratch int) (raw, tail []byte, k *codecKey, err error) {
 	if err := checkName(name); err != nil {
 		return nil, nil, nil, err
@@ -447,14 +447,14 @@ func (c *Codec) decode(name, value string, format byte, overhead, scratch int) (
 	if len(value) < b64.EncodedLen(overhead) {
 		return nil, nil, nil, errMalformed
 	}
-	var head [6]byte // 8 characters decode to exactly 6 bytes: format and key ID
-	if n, err := b64.Decode(head[:], []byte(value[:8])); err != nil || n != len(head) {
+	head, ok := decodeHead(value)
+	if !ok {
 		return nil, nil, nil, errMalformed
 	}
-	if head[0] != format {
+	if byte(head>>40) != format {
 		return nil, nil, nil, errWrongFormat
 	}
-	id := binary.BigEndian.Uint32(head[1:5])
+	id := uint32(head >> 8)
 	if k = findKey(*list, id); k == nil {
 		if c.OnUnknownKey == nil || !c.OnUnknownKey(id) {
 			return nil, nil, nil, errUnknownKey
@@ -475,6 +475,35 @@ func (c *Codec) decode(name, value string, format byte, overhead, scratch int) (
 	}
 	return buf[:n], buf[rawLen:], k, nil // scratch starts after the decoding room
 }
+
+// decodeHead decodes the first 8 characters of value (at least 8 long),
+// the format byte, the key ID and the first byte of the expiry, into the low
+// 48 bits of a uint64. It reports false if one of them is not a base64url
+// character.
+func decodeHead(value string) (uint64, bool) {
+	var v uint64
+	for i := range 8 {
+		d := b64Values[value[i]]
+		if d == 0xff {
+			return 0, false
+		}
+		v = v<<6 | uint64(d)
+	}
+	return v, true
+}
+
+// b64Values maps each base64url character to its value and every other byte
+// to 0xff.
+var b64Values = func() (t [256]byte) {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	for i := range t {
+		t[i] = 0xff
+	}
+	for i := range len(alphabet) {
+		t[alphabet[i]] = byte(i)
+	}
+	return t
+}()
 
 func findKey(list []*codecKey, id uint32) *codecKey {
 	for _, k := range list {

@@ -72,7 +72,7 @@
 // Both modes authenticate the cookie name, the key ID and the expiry with the
 // payload. Opening checks, in order: the length (refused before any decoding
 // once name=value exceeds [MaxLine]), the format and the key ID (read from
-// the first eight characters into a stack buffer), canonical base64url of
+// the first eight characters), canonical base64url of
 // the whole value (no padding, no line breaks, no stray trailing bits, so
 // every value has one spelling), the authentication tag, and finally the
 // expiry. Every refusal before the tag is checked allocates nothing, so a
