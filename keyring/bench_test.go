@@ -47,7 +47,7 @@ func rotateTwice(b *testing.B, kr *Keyring, clk *fakeClock, purpose string) {
 		if _, err := kr.Rotate(ctx, purpose); err != nil {
 			b.Fatal(err)
 		}
-		clk.Advance(testSch.Prepublish)
+		clk.Advance(testSch.Prepublish + time.Second)
 		kr.wake(ctx)
 	}
 	if _, err := kr.Rotate(ctx, purpose); err != nil {
