@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/authkit/authkit/cookie"
+	"github.com/authkit/authkit/internal/clocktest"
 	"github.com/authkit/authkit/jwt"
 )
 
@@ -23,8 +24,8 @@ import (
 // benchKeyrings returns two Keyrings on one Memory store: the first makes
 // and rotates the keys, the second loads them from the store, as another
 // server of the fleet does.
-func benchKeyrings(b *testing.B) (*Keyring, *Keyring, *fakeClock) {
-	clk := newFakeClock(time.Now())
+func benchKeyrings(b *testing.B) (*Keyring, *Keyring, *clocktest.Clock) {
+	clk := clocktest.New(time.Now())
 	st := memoryStore(b, clk)
 	keks := testKEKs(b)
 	var krs [2]*Keyring
@@ -41,13 +42,13 @@ func benchKeyrings(b *testing.B) (*Keyring, *Keyring, *fakeClock) {
 
 // rotateTwice leaves purpose with four keys: the first two verify-only, the
 // third signing, the fourth waiting.
-func rotateTwice(b *testing.B, kr *Keyring, clk *fakeClock, purpose string) {
+func rotateTwice(b *testing.B, kr *Keyring, clk *clocktest.Clock, purpose string) {
 	ctx := context.Background()
 	for range 2 {
 		if _, err := kr.Rotate(ctx, purpose); err != nil {
 			b.Fatal(err)
 		}
-		clk.Advance(testSch.Prepublish + time.Second)
+		clk.Add(testSch.Prepublish + time.Second)
 		kr.wake(ctx)
 	}
 	if _, err := kr.Rotate(ctx, purpose); err != nil {

@@ -10,13 +10,14 @@ import (
 
 	"github.com/authkit/authkit"
 	"github.com/authkit/authkit/cookie"
+	"github.com/authkit/authkit/internal/clocktest"
 )
 
 // TestRevokedCookieKeyNeverReloads: a cookie naming a revoked key is
 // refused without a store read; one naming an unknown key reloads at most
 // once per UnknownKeyInterval, however many arrive.
 func TestRevokedCookieKeyNeverReloads(t *testing.T) {
-	clk := newFakeClock(tStart)
+	clk := clocktest.New(tStart)
 	hs := newHookStore(memoryStore(t, clk))
 	keks := testKEKs(t)
 	a := mustServer(t, hs, clk, keks)
@@ -46,7 +47,7 @@ func TestRevokedCookieKeyNeverReloads(t *testing.T) {
 	if n := hs.gets.Load() - reads; n != 1 {
 		t.Fatalf("%d reads for 100 unknown-key cookies within the interval, want 1", n)
 	}
-	clk.Advance(time.Second)
+	clk.Add(time.Second)
 	_, _ = a.seal.Open("n", forged)
 	if n := hs.gets.Load() - reads; n != 2 {
 		t.Fatalf("%d reads after the interval, want 2", n)
@@ -65,7 +66,7 @@ func mustCodec(t testing.TB, id uint32) *cookie.Codec {
 // TestStoreDown: while the store fails, servers keep the keys they hold,
 // switch signing keys by the dates they know, and report the failure.
 func TestStoreDown(t *testing.T) {
-	clk := newFakeClock(tStart)
+	clk := clocktest.New(tStart)
 	hs := newHookStore(memoryStore(t, clk))
 	keks := testKEKs(t)
 	a := mustServer(t, hs, clk, keks)
@@ -79,7 +80,7 @@ func TestStoreDown(t *testing.T) {
 	if err := a.kr.Refresh(ctx); !errors.Is(err, down) {
 		t.Fatalf("Refresh with the store down: %v", err)
 	}
-	clk.Advance(2 * time.Hour)
+	clk.Add(2 * time.Hour)
 	a.kr.wake(ctx)
 	if got := idString(a.seal.KeyIDs()[0]); got != k.ID {
 		t.Fatalf("signing with %s; the rotation to %s was due by the clock", got, k.ID)
@@ -98,7 +99,7 @@ func TestStoreDown(t *testing.T) {
 // Redis), the first server to notice writes back the keys it holds, so
 // everything issued keeps verifying.
 func TestRecordRestored(t *testing.T) {
-	clk := newFakeClock(tStart)
+	clk := clocktest.New(tStart)
 	st := memoryStore(t, clk)
 	keks := testKEKs(t)
 	a, b := mustServer(t, st, clk, keks), mustServer(t, st, clk, keks)
@@ -127,8 +128,8 @@ func TestRecordRestored(t *testing.T) {
 // in its future. It signs with the replacement already, never with a key
 // that has stopped signing, and adds no second replacement.
 func TestClockSkewReplacement(t *testing.T) {
-	ahead := newFakeClock(tStart)
-	behind := newFakeClock(tStart.Add(-5 * time.Millisecond))
+	ahead := clocktest.New(tStart)
+	behind := clocktest.New(tStart.Add(-5 * time.Millisecond))
 	st := memoryStore(t, ahead)
 	keks := testKEKs(t)
 	a := mustServer(t, st, ahead, keks)
@@ -138,8 +139,8 @@ func TestClockSkewReplacement(t *testing.T) {
 	if _, err := a.kr.Rotate(ctx, CookieSeal); err != nil {
 		t.Fatal(err)
 	}
-	ahead.Advance(2 * time.Hour)
-	behind.Advance(2 * time.Hour)
+	ahead.Add(2 * time.Hour)
+	behind.Add(2 * time.Hour)
 	a.kr.wake(ctx)
 	second := a.seal.KeyIDs()[0]
 	b := mustServer(t, st, behind, keks)

@@ -20,6 +20,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwk"
 
 	"github.com/authkit/authkit/cookie"
+	"github.com/authkit/authkit/internal/clocktest"
 	"github.com/authkit/authkit/jwt"
 	"github.com/authkit/authkit/store"
 )
@@ -62,7 +63,7 @@ var (
 )
 
 func TestFleetMemory(t *testing.T) {
-	clk := newFakeClock(time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC))
+	clk := clocktest.New(time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC))
 	runFleet(t, clk, memoryStore(t, clk))
 }
 
@@ -71,7 +72,7 @@ func TestFleetMemory(t *testing.T) {
 // so that a seed replays the same run) and only moves ahead of it.
 func TestFleetRedis(t *testing.T) {
 	st := redisStore(t)
-	runFleet(t, newFakeClock(time.Now().Truncate(time.Second)), st)
+	runFleet(t, clocktest.New(time.Now().Truncate(time.Second)), st)
 }
 
 type fleetServer struct {
@@ -131,7 +132,7 @@ func (q *eventQueue) Pop() any {
 type sim struct {
 	t       *testing.T
 	ctx     context.Context
-	clk     *fakeClock
+	clk     *clocktest.Clock
 	st      *hookStore
 	keks    []*KEK
 	rng     *rand.Rand
@@ -150,7 +151,7 @@ type sim struct {
 	}
 }
 
-func runFleet(t *testing.T, clk *fakeClock, base store.Store) {
+func runFleet(t *testing.T, clk *clocktest.Clock, base store.Store) {
 	seed := *fleetSeed
 	if seed == 0 {
 		seed = rand.Uint64()

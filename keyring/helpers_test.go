@@ -10,23 +10,11 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/authkit/authkit/internal/clocktest"
 	"github.com/authkit/authkit/store"
 	"github.com/authkit/authkit/store/redisstore"
 	"github.com/authkit/authkit/store/storetest"
 )
-
-// fakeClock is a settable clock shared by every server of a test.
-type fakeClock struct{ ns atomic.Int64 }
-
-func newFakeClock(t time.Time) *fakeClock {
-	c := &fakeClock{}
-	c.ns.Store(t.UnixNano())
-	return c
-}
-
-func (c *fakeClock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
-func (c *fakeClock) Set(t time.Time)         { c.ns.Store(t.UnixNano()) }
-func (c *fakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 // testKEKs returns a fresh key-encryption key.
 func testKEKs(t testing.TB) []*KEK {
@@ -39,7 +27,7 @@ func testKEKs(t testing.TB) []*KEK {
 }
 
 // memoryStore returns a Memory store on clk without a background sweep.
-func memoryStore(t testing.TB, clk *fakeClock) *store.Memory {
+func memoryStore(t testing.TB, clk *clocktest.Clock) *store.Memory {
 	m := store.NewMemory(store.MemoryConfig{Now: clk.Now, SweepInterval: -1})
 	t.Cleanup(func() { m.Close() })
 	return m

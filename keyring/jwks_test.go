@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authkit/authkit/internal/clocktest"
 	"github.com/authkit/authkit/jwt"
 )
 
@@ -46,7 +47,7 @@ func jwksKIDs(t *testing.T, body []byte) []string {
 }
 
 func TestJWKSHandler(t *testing.T) {
-	clk := newFakeClock(tStart)
+	clk := clocktest.New(tStart)
 	st := memoryStore(t, clk)
 	a := mustServer(t, st, clk, testKEKs(t)) // ES256 and a cookie purpose
 	ctx := context.Background()
@@ -96,7 +97,7 @@ func TestJWKSHandler(t *testing.T) {
 // TestJWKSMaxAgeFollowsSchedule: the advertised max-age never reaches past
 // the next scheduled change of the published keys.
 func TestJWKSMaxAgeFollowsSchedule(t *testing.T) {
-	clk := newFakeClock(tStart)
+	clk := clocktest.New(tStart)
 	st := memoryStore(t, clk)
 	a := mustServer(t, st, clk, testKEKs(t))
 	ctx := context.Background()
@@ -132,7 +133,7 @@ func TestJWKSMaxAgeFollowsSchedule(t *testing.T) {
 // TestReadersDoNotWaitForReloads: while a reload is stuck in the store, the
 // JWKS handler and Keys answer from the keys held.
 func TestReadersDoNotWaitForReloads(t *testing.T) {
-	clk := newFakeClock(tStart)
+	clk := clocktest.New(tStart)
 	hs := newHookStore(memoryStore(t, clk))
 	a := mustServer(t, hs, clk, testKEKs(t))
 	entered, release := make(chan struct{}), make(chan struct{})

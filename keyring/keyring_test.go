@@ -21,6 +21,7 @@ import (
 
 	"github.com/authkit/authkit"
 	"github.com/authkit/authkit/cookie"
+	"github.com/authkit/authkit/internal/clocktest"
 	"github.com/authkit/authkit/jwt"
 	"github.com/authkit/authkit/store"
 )
@@ -43,7 +44,7 @@ type server struct {
 	mu    sync.Mutex
 }
 
-func newServer(t testing.TB, st store.Store, clk *fakeClock, keks []*KEK) (*server, error) {
+func newServer(t testing.TB, st store.Store, clk *clocktest.Clock, keks []*KEK) (*server, error) {
 	t.Helper()
 	s := &server{}
 	cfg := Config{KEKs: keks, Now: clk.Now, Logger: quiet, ReloadInterval: time.Minute, JWKSMaxAge: 10 * time.Minute,
@@ -65,7 +66,7 @@ func newServer(t testing.TB, st store.Store, clk *fakeClock, keks []*KEK) (*serv
 	return s, nil
 }
 
-func mustServer(t testing.TB, st store.Store, clk *fakeClock, keks []*KEK) *server {
+func mustServer(t testing.TB, st store.Store, clk *clocktest.Clock, keks []*KEK) *server {
 	t.Helper()
 	s, err := newServer(t, st, clk, keks)
 	if err != nil {
@@ -111,7 +112,7 @@ func dump(m *store.Memory) map[string][]byte {
 }
 
 func TestNewRequiresKEK(t *testing.T) {
-	clk := newFakeClock(tStart)
+	clk := clocktest.New(tStart)
 	st := memoryStore(t, clk)
 	if _, err := New(st, Config{}); !errors.Is(err, ErrNoKEK) {
 		t.Fatalf("no KEK: %v", err)
@@ -135,7 +136,7 @@ func TestNewRequiresKEK(t *testing.T) {
 // store exactly as it was: no key is generated in place of those it cannot
 // read.
 func TestStartWithWrongKEK(t *testing.T) {
-	clk := newFakeClock(tStart)
+	clk := clocktest.New(tStart)
 	st := memoryStore(t, clk)
 	a := mustServer(t, st, clk, testKEKs(t))
 	v, tok := a.sealAndSign(t)
@@ -157,7 +158,7 @@ func TestStartWithWrongKEK(t *testing.T) {
 // TestSharedKeys: values sealed and tokens signed by one server open and
 // verify on another started later on the same store, and the reverse.
 func TestSharedKeys(t *testing.T) {
-	clk := newFakeClock(tStart)
+	clk := clocktest.New(tStart)
 	st := memoryStore(t, clk)
 	keks := testKEKs(t)
 	a := mustServer(t, st, clk, keks)
@@ -187,7 +188,7 @@ func TestSharedKeys(t *testing.T) {
 // TestDumpHoldsNoKeyMaterial searches every entry of the store for every
 // key the servers hold, in every encoding a careless format might use.
 func TestDumpHoldsNoKeyMaterial(t *testing.T) {
-	clk := newFakeClock(tStart)
+	clk := clocktest.New(tStart)
 	st := memoryStore(t, clk)
 	keks := testKEKs(t)
 	a := mustServer(t, st, clk, keks)
@@ -272,7 +273,7 @@ func rawPrivate(t testing.TB, text []byte) []byte {
 // TestKEKRotation follows the documented procedure: old KEK only; new KEK
 // readable; new KEK first, which re-encrypts every key; old KEK dropped.
 func TestKEKRotation(t *testing.T) {
-	clk := newFakeClock(tStart)
+	clk := clocktest.New(tStart)
 	st := memoryStore(t, clk)
 	oldK, newK := testKEKs(t)[0], testKEKs(t)[0]
 	a := mustServer(t, st, clk, []*KEK{oldK})
@@ -325,7 +326,7 @@ func kekIDs(s *server) string {
 // TestCorruptRecord: a damaged record is a clear error at start-up and is
 // left for an operator to look at.
 func TestCorruptRecord(t *testing.T) {
-	clk := newFakeClock(tStart)
+	clk := clocktest.New(tStart)
 	st := memoryStore(t, clk)
 	keks := testKEKs(t)
 	mustServer(t, st, clk, keks)
@@ -367,7 +368,7 @@ func mustRecord(t testing.TB, raw []byte, f func(*record)) []byte {
 // its entry, so swapping the sealed material of two keys makes both
 // undecryptable rather than confusing them.
 func TestMovedKeyDoesNotDecrypt(t *testing.T) {
-	clk := newFakeClock(tStart)
+	clk := clocktest.New(tStart)
 	st := memoryStore(t, clk)
 	keks := testKEKs(t)
 	a := mustServer(t, st, clk, keks)
@@ -385,7 +386,7 @@ func TestMovedKeyDoesNotDecrypt(t *testing.T) {
 }
 
 func TestScheduleAndPurposeValidation(t *testing.T) {
-	clk := newFakeClock(tStart)
+	clk := clocktest.New(tStart)
 	st := memoryStore(t, clk)
 	kr, err := newKeyring(st, Config{KEKs: testKEKs(t), Now: clk.Now, Logger: quiet, ReloadInterval: time.Minute, JWKSMaxAge: 10 * time.Minute}, false)
 	if err != nil {
@@ -434,7 +435,7 @@ func TestScheduleAndPurposeValidation(t *testing.T) {
 // TestRotateAndRevoke walks one purpose through a manual rotation and a
 // revocation of the signing key on two servers.
 func TestRotateAndRevoke(t *testing.T) {
-	clk := newFakeClock(tStart)
+	clk := clocktest.New(tStart)
 	st := memoryStore(t, clk)
 	keks := testKEKs(t)
 	a, b := mustServer(t, st, clk, keks), mustServer(t, st, clk, keks)
@@ -453,7 +454,7 @@ func TestRotateAndRevoke(t *testing.T) {
 	if _, ok := a.keys.Key(k.ID); !ok || a.keys.SigningKey().ID() != first {
 		t.Fatal("the new key is not published, or signs before its time")
 	}
-	clk.Advance(time.Hour)
+	clk.Add(time.Hour)
 	a.kr.wake(ctx)
 	if got := a.keys.SigningKey().ID(); got != k.ID {
 		t.Fatalf("after the prepublish time, signing with %s", got)
@@ -519,7 +520,7 @@ func TestRotateAndRevoke(t *testing.T) {
 func TestConcurrentFirstStart(t *testing.T) {
 	for _, n := range []int{2, 5} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
-			clk := newFakeClock(tStart)
+			clk := clocktest.New(tStart)
 			mem := memoryStore(t, clk)
 			hs := newHookStore(mem)
 			hs.arm(storePrefix+CookieSeal, n)

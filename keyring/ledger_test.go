@@ -2,6 +2,7 @@ package keyring
 
 import (
 	"encoding/base64"
+	"github.com/authkit/authkit/internal/clocktest"
 	"slices"
 	"strings"
 	"sync"
@@ -16,7 +17,7 @@ var b64 = base64.RawURLEncoding
 // in the store, and what each write changed.
 type ledger struct {
 	t   *testing.T
-	clk *fakeClock
+	clk *clocktest.Clock
 
 	mu        sync.Mutex
 	records   map[string]*record        // latest record per purpose
@@ -28,7 +29,7 @@ type ledger struct {
 	signers   map[string]map[string]int // purpose → key ID → servers seen signing with it
 }
 
-func newLedger(t *testing.T, clk *fakeClock) *ledger {
+func newLedger(t *testing.T, clk *clocktest.Clock) *ledger {
 	return &ledger{
 		t: t, clk: clk, records: map[string]*record{}, published: map[string]time.Time{}, early: map[string]bool{},
 		revokedID: map[string]bool{}, tokens: map[string][]token{}, signers: map[string]map[string]int{},

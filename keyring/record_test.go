@@ -7,13 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authkit/authkit/internal/clocktest"
 	"github.com/authkit/authkit/jwt"
 )
 
 // seedRecords returns real records of both kinds, with published, signing,
 // verify-only and revoked keys.
 func seedRecords(t testing.TB) [][]byte {
-	clk := newFakeClock(tStart)
+	clk := clocktest.New(tStart)
 	st := memoryStore(t, clk)
 	a := mustServer(t, st, clk, testKEKs(t))
 	ctx := context.Background()
@@ -22,7 +23,7 @@ func seedRecords(t testing.TB) [][]byte {
 			if _, err := a.kr.Rotate(ctx, p); err != nil {
 				t.Fatal(err)
 			}
-			clk.Advance(2 * time.Hour)
+			clk.Add(2 * time.Hour)
 			a.kr.wake(ctx)
 		}
 		if _, err := a.kr.Rotate(ctx, p); err != nil {
