@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
+	"github.com/authkit/authkit/internal/clocktest"
 	"strings"
 	"sync"
 	"testing"
@@ -21,13 +22,7 @@ var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 func secret(b byte) []byte { return bytes.Repeat([]byte{b}, MinKeySize) }
 
 // clock is an injectable time source for Codec.Now.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.now = t }
+type clock = clocktest.Clock
 
 func newCodec(t *testing.T, clk *clock, keys ...Key) *Codec {
 	t.Helper()
@@ -124,7 +119,7 @@ func TestRoundTrip(t *testing.T) {
 		for _, size := range []int{0, 1, 64, 1000} {
 			for _, name := range []string{"s", "__Host-session", "!#$%&'*+-.^_`|~"} {
 				t.Run(m.name+"/"+name+"/"+string(rune('0'+size%10)), func(t *testing.T) {
-					clk := &clock{now: t0}
+					clk := clocktest.New(t0)
 					c := newCodec(t, clk, Key{ID: 42, Secret: secret(1)})
 					p := bytes.Repeat([]byte{0xA5}, size)
 					v, err := m.encode(c, name, p, time.Hour)
@@ -162,7 +157,7 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func TestSealIsRandomized(t *testing.T) {
-	c := newCodec(t, &clock{now: t0}, Key{ID: 1, Secret: secret(1)})
+	c := newCodec(t, clocktest.New(t0), Key{ID: 1, Secret: secret(1)})
 	a, err1 := c.Seal("n", []byte("same"), time.Hour)
 	b, err2 := c.Seal("n", []byte("same"), time.Hour)
 	if err1 != nil || err2 != nil || a == b {
@@ -175,7 +170,7 @@ func TestSealIsRandomized(t *testing.T) {
 func TestTamperEveryByte(t *testing.T) {
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
-			c := newCodec(t, &clock{now: t0}, Key{ID: 1, Secret: secret(1)}, Key{ID: 2, Secret: secret(2)})
+			c := newCodec(t, clocktest.New(t0), Key{ID: 1, Secret: secret(1)}, Key{ID: 2, Secret: secret(2)})
 			v, err := m.encode(c, "n", bytes.Repeat([]byte("p"), 64), time.Hour)
 			if err != nil {
 				t.Fatal(err)
@@ -213,7 +208,7 @@ func TestTamperEveryChar(t *testing.T) {
 	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
-			c := newCodec(t, &clock{now: t0}, Key{ID: 1, Secret: secret(1)})
+			c := newCodec(t, clocktest.New(t0), Key{ID: 1, Secret: secret(1)})
 			v, err := m.encode(c, "n", bytes.Repeat([]byte("p"), 64), time.Hour)
 			if err != nil {
 				t.Fatal(err)
@@ -244,7 +239,7 @@ func TestTamperEveryChar(t *testing.T) {
 func TestTruncateAndExtend(t *testing.T) {
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
-			c := newCodec(t, &clock{now: t0}, Key{ID: 1, Secret: secret(1)})
+			c := newCodec(t, clocktest.New(t0), Key{ID: 1, Secret: secret(1)})
 			v, err := m.encode(c, "n", bytes.Repeat([]byte("p"), 64), time.Hour)
 			if err != nil {
 				t.Fatal(err)
@@ -274,7 +269,7 @@ func TestTruncateAndExtend(t *testing.T) {
 func TestNonCanonical(t *testing.T) {
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
-			c := newCodec(t, &clock{now: t0}, Key{ID: 1, Secret: secret(1)})
+			c := newCodec(t, clocktest.New(t0), Key{ID: 1, Secret: secret(1)})
 			for _, size := range []int{64, 65, 66} {
 				v, err := m.encode(c, "n", make([]byte, size), time.Hour)
 				if err != nil {
@@ -301,7 +296,7 @@ const base64URLAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0
 func TestWrongNameAndMode(t *testing.T) {
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
-			c := newCodec(t, &clock{now: t0}, Key{ID: 1, Secret: secret(1)})
+			c := newCodec(t, clocktest.New(t0), Key{ID: 1, Secret: secret(1)})
 			v, err := m.encode(c, "session", []byte("alice"), time.Hour)
 			if err != nil {
 				t.Fatal(err)
@@ -337,7 +332,7 @@ func TestWrongNameAndMode(t *testing.T) {
 // made with it does not verify.
 func TestSubkeysDerived(t *testing.T) {
 	s := secret(1)
-	c := newCodec(t, &clock{now: t0}, Key{ID: 1, Secret: s})
+	c := newCodec(t, clocktest.New(t0), Key{ID: 1, Secret: s})
 	v, err := c.Sign("n", []byte("x"), time.Hour)
 	if err != nil {
 		t.Fatal(err)
@@ -356,7 +351,7 @@ func TestSubkeysDerived(t *testing.T) {
 func TestExpiry(t *testing.T) {
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
-			clk := &clock{now: t0}
+			clk := clocktest.New(t0)
 			c := newCodec(t, clk, Key{ID: 1, Secret: secret(1)})
 			v, err := m.encode(c, "n", []byte("x"), time.Hour)
 			if err != nil {
@@ -400,7 +395,7 @@ func TestExpiry(t *testing.T) {
 func TestRotation(t *testing.T) {
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
-			clk := &clock{now: t0}
+			clk := clocktest.New(t0)
 			k1 := Key{ID: 1, Secret: secret(1)}
 			k2 := Key{ID: 2, Secret: secret(2)}
 			before := newCodec(t, clk, k1)
@@ -447,7 +442,7 @@ func TestRotation(t *testing.T) {
 func TestGarbage(t *testing.T) {
 	long := strings.Repeat("A", 10<<10)
 	for _, m := range modes {
-		c := newCodec(t, &clock{now: t0}, Key{ID: 1, Secret: secret(1)})
+		c := newCodec(t, clocktest.New(t0), Key{ID: 1, Secret: secret(1)})
 		valid, err := m.encode(c, "n", []byte("x"), time.Hour)
 		if err != nil {
 			t.Fatal(err)
@@ -492,7 +487,7 @@ func TestGarbage(t *testing.T) {
 func TestLengthLimit(t *testing.T) {
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
-			c := newCodec(t, &clock{now: t0}, Key{ID: 1, Secret: secret(1)})
+			c := newCodec(t, clocktest.New(t0), Key{ID: 1, Secret: secret(1)})
 			name := "__Host-state"
 			largest := -1
 			for n := 2900; n < 3100; n++ {
@@ -543,7 +538,7 @@ func TestStringAndJSONHelpers(t *testing.T) {
 		Scopes []string `json:"s"`
 		N      int      `json:"n"`
 	}
-	c := newCodec(t, &clock{now: t0}, Key{ID: 1, Secret: secret(1)})
+	c := newCodec(t, clocktest.New(t0), Key{ID: 1, Secret: secret(1)})
 	in := state{Return: "/after", Scopes: []string{"a", "b"}, N: 3}
 
 	t.Run("string", func(t *testing.T) {
@@ -647,7 +642,7 @@ func TestCodecAllocs(t *testing.T) {
 func TestFormat(t *testing.T) {
 	s := secret(5)
 	name := "__Host-n"
-	c := newCodec(t, &clock{now: t0}, Key{ID: 0x01020304, Secret: s})
+	c := newCodec(t, clocktest.New(t0), Key{ID: 0x01020304, Secret: s})
 	wantHeader := func(format byte) []byte {
 		h := []byte{format, 1, 2, 3, 4}
 		return binary.BigEndian.AppendUint64(h, uint64(t0.Add(time.Minute).UnixMilli()))

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
+	"github.com/authkit/authkit/internal/clocktest"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +22,7 @@ func TestWithExpiry(t *testing.T) {
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
 			now := t0.Add(1234567 * time.Microsecond) // not a whole millisecond
-			clk := &clock{now: now}
+			clk := clocktest.New(now)
 			c := newCodec(t, clk, Key{ID: 1, Secret: secret(1)})
 			v, err := m.encode(c, "n", []byte("x"), 90*time.Minute)
 			if err != nil {
@@ -48,7 +49,7 @@ func TestWithExpiry(t *testing.T) {
 // a ttl under one millisecond would make a value that is already expired.
 func TestTTLUnderOneMillisecond(t *testing.T) {
 	for _, m := range modes {
-		c := newCodec(t, &clock{now: t0.Add(999 * time.Microsecond)}, Key{ID: 1, Secret: secret(1)})
+		c := newCodec(t, clocktest.New(t0.Add(999*time.Microsecond)), Key{ID: 1, Secret: secret(1)})
 		for _, ttl := range []time.Duration{time.Nanosecond, 500 * time.Microsecond, time.Millisecond - 1} {
 			if v, err := m.encode(c, "n", []byte("x"), ttl); !errors.Is(err, ErrInvalidTTL) {
 				t.Errorf("%s, ttl %v: %q, %v; want ErrInvalidTTL", m.name, ttl, v, err)
@@ -68,7 +69,7 @@ func TestTTLUnderOneMillisecond(t *testing.T) {
 // outlives the time its keys are kept.
 func TestMaxTTL(t *testing.T) {
 	for _, m := range modes {
-		c := newCodec(t, &clock{now: t0}, Key{ID: 1, Secret: secret(1)})
+		c := newCodec(t, clocktest.New(t0), Key{ID: 1, Secret: secret(1)})
 		c.MaxTTL = time.Hour
 		if _, err := m.encode(c, "n", []byte("x"), time.Hour); err != nil {
 			t.Errorf("%s, ttl = MaxTTL: %v", m.name, err)
@@ -82,7 +83,7 @@ func TestMaxTTL(t *testing.T) {
 // unknownKeyValue returns a well-formed value of mode m naming key ID 99.
 func unknownKeyValue(t *testing.T, m mode) string {
 	t.Helper()
-	other := newCodec(t, &clock{now: t0}, Key{ID: 99, Secret: secret(9)})
+	other := newCodec(t, clocktest.New(t0), Key{ID: 99, Secret: secret(9)})
 	v, err := m.encode(other, "n", bytes.Repeat([]byte("p"), 64), time.Hour)
 	if err != nil {
 		t.Fatal(err)
@@ -97,7 +98,7 @@ func TestRefusedWithoutAllocating(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector changes allocation counts")
 	}
-	c := newCodec(t, &clock{now: t0}, Key{ID: 1, Secret: secret(1)})
+	c := newCodec(t, clocktest.New(t0), Key{ID: 1, Secret: secret(1)})
 	for _, m := range modes {
 		unknown := unknownKeyValue(t, m)
 		own, err := m.encode(c, "n", []byte("x"), time.Hour)
@@ -132,7 +133,7 @@ func TestRefusedWithoutAllocating(t *testing.T) {
 // TestUnknownKeyIDNotInError: the error for an unknown key ID is a fixed
 // value; the ID it names is attacker-chosen and stays out of it.
 func TestUnknownKeyIDNotInError(t *testing.T) {
-	c := newCodec(t, &clock{now: t0}, Key{ID: 1, Secret: secret(1)})
+	c := newCodec(t, clocktest.New(t0), Key{ID: 1, Secret: secret(1)})
 	for _, m := range modes {
 		_, err := m.decode(c, "n", unknownKeyValue(t, m))
 		if !errors.Is(err, ErrUnknownKey) || strings.Contains(err.Error(), "99") {
@@ -145,7 +146,7 @@ func TestUnknownKeyIDNotInError(t *testing.T) {
 // whose remainder is not base64url is still refused as malformed, whatever
 // key it names.
 func TestHeaderCheckedBeforeDecoding(t *testing.T) {
-	c := newCodec(t, &clock{now: t0}, Key{ID: 1, Secret: secret(1)})
+	c := newCodec(t, clocktest.New(t0), Key{ID: 1, Secret: secret(1)})
 	for _, m := range modes {
 		v, err := m.encode(c, "n", bytes.Repeat([]byte("p"), 64), time.Hour)
 		if err != nil {

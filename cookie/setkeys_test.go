@@ -3,6 +3,7 @@ package cookie
 import (
 	"bytes"
 	"errors"
+	"github.com/authkit/authkit/internal/clocktest"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -13,7 +14,7 @@ import (
 func TestSetKeys(t *testing.T) {
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
-			clk := &clock{now: t0}
+			clk := clocktest.New(t0)
 			c := newCodec(t, clk, Key{ID: 1, Secret: secret(1)})
 			old, err := m.encode(c, "n", []byte("old"), time.Hour)
 			if err != nil {
@@ -66,7 +67,7 @@ func TestSetKeys(t *testing.T) {
 func TestOnUnknownKey(t *testing.T) {
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
-			clk := &clock{now: t0}
+			clk := clocktest.New(t0)
 			fleet := newCodec(t, clk, Key{ID: 7, Secret: secret(7)}, Key{ID: 1, Secret: secret(1)})
 			v, err := m.encode(fleet, "n", []byte("x"), time.Hour)
 			if err != nil {

@@ -20,11 +20,11 @@ func TestCacheRechecksTimeOnHit(t *testing.T) {
 	if f.ver.cache.get(is.Token) == nil {
 		t.Fatal("not cached")
 	}
-	f.clk.Advance(59 * time.Second)
+	f.clk.Add(59 * time.Second)
 	if _, err := f.ver.Verify(ctx, is.Token); err != nil {
 		t.Fatal(err)
 	}
-	f.clk.Advance(time.Second)
+	f.clk.Add(time.Second)
 	if _, err := f.ver.Verify(ctx, is.Token); !errors.Is(err, ErrExpired) {
 		t.Fatalf("expired cached token: %v", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"github.com/authkit/authkit/internal/clocktest"
 	"sync"
 	"testing"
 	"time"
@@ -15,30 +16,9 @@ import (
 var t0 = time.Unix(1800000000, 0)
 
 // clock is an injectable, settable time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type clock = clocktest.Clock
 
-func newClock() *clock { return &clock{t: t0} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
+func newClock() *clock { return clocktest.New(t0) }
 
 var (
 	keyCacheMu sync.Mutex

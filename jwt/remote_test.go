@@ -156,7 +156,7 @@ func TestRemoteRotationPickedUp(t *testing.T) {
 	if f.srv.hits.Load() != before {
 		t.Fatal("refetched within the interval")
 	}
-	f.clk.Advance(DefaultRefetchInterval)
+	f.clk.Add(DefaultRefetchInterval)
 	if _, err := f.ver.Verify(ctx, tokB); err != nil {
 		t.Fatalf("after the interval: %v", err)
 	}
@@ -200,7 +200,7 @@ func TestRemoteUnknownKIDFloodIsRateLimited(t *testing.T) {
 	f.srv.mu.Lock()
 	f.srv.delay = 100 * time.Millisecond
 	f.srv.mu.Unlock()
-	f.clk.Advance(DefaultRefetchInterval)
+	f.clk.Add(DefaultRefetchInterval)
 	flood()
 	if n := f.srv.hits.Load() - base; n != 1 {
 		t.Fatalf("new window: %d fetches for 100 random kids, want 1", n)
@@ -281,7 +281,7 @@ func TestRemoteOutageKeepsLastGoodKeys(t *testing.T) {
 		if err := f.remote.Refresh(ctx); err == nil {
 			t.Fatal("Refresh succeeded")
 		}
-		f.clk.Advance(time.Hour)
+		f.clk.Add(time.Hour)
 		f.ver.cache.clear()
 		// An unknown kid triggers a refetch that fails: refused, old keys kept.
 		if _, err := f.ver.Verify(ctx, f.token(t, testKey(t, EdDSA))); !errors.Is(err, ErrUnknownKey) {
@@ -470,7 +470,7 @@ func TestRemoteUnchangedRefetchKeepsCache(t *testing.T) {
 		return c == first
 	}
 	unknownKID := func() {
-		f.clk.Advance(DefaultRefetchInterval)
+		f.clk.Add(DefaultRefetchInterval)
 		before := f.srv.hits.Load()
 		var wg sync.WaitGroup
 		for range 50 {

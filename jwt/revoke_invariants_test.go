@@ -99,7 +99,7 @@ func TestRetentionDoesNotDependOnTheWriter(t *testing.T) {
 	if err := writer.RevokeJTI(ctx, "u", byJTI.ID, byJTI.ExpiresAt); err != nil {
 		t.Fatal(err)
 	}
-	f.clk.Advance(time.Millisecond)
+	f.clk.Add(time.Millisecond)
 	if err := writer.RevokeSubject(ctx, "u"); err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func TestRetentionDoesNotDependOnTheWriter(t *testing.T) {
 		for name, tok := range map[string]string{"subject": bySubject.Token, "family": byFamily.Token, "jti": byJTI.Token} {
 			wantRevoked(t, reader, tok, name+" at "+f.clk.Now().Sub(t0).String())
 		}
-		f.clk.Advance(time.Hour)
+		f.clk.Add(time.Hour)
 	}
 	// And no longer than a token can live for any verifier.
 	f.clk.Set(t0.Add(time.Millisecond + MaxMaxLifetime + 2*MaxLeeway))
@@ -141,7 +141,7 @@ func TestRevokeSubjectCoversTheLeeway(t *testing.T) {
 	ahead := f.issuer(time.Minute)
 	early := f.issue(t, ahead, Grant{}) // iat = t0 + 1 min, issued at t0
 	wantValid(t, lenient, early.Token, "a token from a clock ahead, within the leeway")
-	f.clk.Advance(time.Millisecond)
+	f.clk.Add(time.Millisecond)
 	if err := lenient.RevokeSubject(ctx, "u"); err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func TestRevokeSubjectCoversTheLeeway(t *testing.T) {
 	// The cost, documented: a token issued after the revocation with an iat
 	// within the leeway of it is refused by the lenient verifier, not by
 	// one without leeway.
-	f.clk.Advance(time.Millisecond)
+	f.clk.Add(time.Millisecond)
 	soon := f.issue(t, f.iss, Grant{})
 	wantRevoked(t, lenient, soon.Token, "issued 1 ms after, within the leeway")
 	wantValid(t, exact, soon.Token, "issued 1 ms after, no leeway")
@@ -196,7 +196,7 @@ func TestRevocationWriteFailures(t *testing.T) {
 			v := f.verifier(nil)
 			a := f.issue(t, f.iss, Grant{FamilyID: "fam"})
 			b := f.issue(t, f.iss, Grant{})
-			f.clk.Advance(time.Millisecond)
+			f.clk.Add(time.Millisecond)
 			for _, revoke := range []func() error{
 				func() error { return v.RevokeFamily(ctx, "u", "fam") },
 				func() error { return v.RevokeJTI(ctx, "u", b.ID, b.ExpiresAt) },
@@ -313,7 +313,7 @@ func TestRevokeSubjectLinearizesAtItsWatermark(t *testing.T) {
 	var before, after Issued
 	f.fs.On(faultstore.Rule{Op: faultstore.OpCAS, KeyPrefix: "jrev:", Nth: 1, Before: func(context.Context, faultstore.Call) {
 		before = f.issue(t, f.iss, Grant{}) // at the watermark's millisecond
-		f.clk.Advance(time.Millisecond)
+		f.clk.Add(time.Millisecond)
 		after = f.issue(t, f.iss, Grant{}) // a millisecond later, swap not landed yet
 	}})
 	if err := v.RevokeSubject(ctx, "u"); err != nil {

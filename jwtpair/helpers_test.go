@@ -7,9 +7,9 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"errors"
+	"github.com/authkit/authkit/internal/clocktest"
 	"io"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -24,22 +24,7 @@ import (
 var t0 = time.Unix(1800000000, 0)
 
 // clock is an injectable, settable time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+type clock = clocktest.Clock
 
 const (
 	testIssuer   = "https://app.example"
@@ -79,7 +64,7 @@ type fixture struct {
 // shared store for the token manager.
 func newFixture(t testing.TB, tokenStore store.Store) *fixture {
 	t.Helper()
-	f := &fixture{clk: &clock{t: t0}}
+	f := &fixture{clk: clocktest.New(t0)}
 	f.mem = store.NewMemory(store.MemoryConfig{SweepInterval: -1, Now: f.clk.Now})
 	t.Cleanup(func() { f.mem.Close() })
 	f.fs = faultstore.New(f.mem)

@@ -168,7 +168,7 @@ func TestRefreshRacingRevokeSubject(t *testing.T) {
 		if err := authkit.RevokeSubject(ctx, "carol", f.tokens, f.ver); err != nil {
 			t.Error(err)
 		}
-		f.clk.Advance(time.Millisecond)
+		f.clk.Add(time.Millisecond)
 	}})
 	next, err := f.pairs.Refresh(ctx, p.Refresh, "")
 	if f.fs.Count(faultstore.OpCAS, "jrev:") == 0 {

@@ -33,7 +33,7 @@ func TestPairIssueAndRefresh(t *testing.T) {
 	if c.Subject != "alice" || c.FamilyID != p1.Family.ID || c.FamilyID == "" || !c.AuthTime.Equal(auth) || len(c.Scopes) != 1 {
 		t.Fatalf("claims %+v, family %q", c, p1.Family.ID)
 	}
-	f.clk.Advance(time.Second)
+	f.clk.Add(time.Second)
 	p2, err := f.pairs.Refresh(ctx, p1.Refresh, "")
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +64,7 @@ func TestPairIssueAndRefresh(t *testing.T) {
 		t.Fatal(err)
 	}
 	// RevokeSubject across both mechanisms ends it.
-	f.clk.Advance(time.Second)
+	f.clk.Add(time.Second)
 	if err := authkit.RevokeSubject(ctx, "alice", f.tokens, f.ver); err != nil {
 		t.Fatal(err)
 	}
