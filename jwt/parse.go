@@ -3,6 +3,7 @@ package jwt
 import (
 	"encoding/base64"
 	"strings"
+	"unsafe"
 )
 
 var strict = base64.RawURLEncoding.Strict()
@@ -48,19 +49,20 @@ func base64URLOnly(s string) bool {
 
 // jws is a compact JWS decoded by decodeJWS.
 type jws struct {
-	input  []byte // the signing input: the header and payload segments and the dot between
-	header string // the decoded header (JSON)
-	claims string // the decoded payload (JSON)
-	sigLen int    // the length of the decoded signature
+	input     []byte // the signing input: the header and payload segments and the dot between
+	headerSeg string // the header segment, still encoded
+	claims    string // the decoded payload (JSON)
+	sigLen    int    // the length of the decoded signature
 }
 
-// decodeJWS splits token into its three segments and decodes them as
-// canonical unpadded base64url. One new buffer holds the token's bytes (for
-// the signing input) followed by the decoded header and payload; the
-// signature is decoded into sig, so that it costs no allocation. It returns
-// errShape for anything but three segments with a non-empty header and
-// payload, and errBase64 for a segment that is not canonical base64url
-// (including a signature too long for any key).
+// decodeJWS splits token into its three segments and decodes the payload
+// and the signature as canonical unpadded base64url; the header is left to
+// decodeHeader, so that a verifier can skip it when it is the header it
+// saw last. The payload is decoded into one new buffer; the signature into
+// sig, so that it costs no allocation. It returns errShape for anything
+// but three segments with a non-empty header and payload, and errBase64
+// for a segment that is not canonical base64url (including a signature too
+// long for any key).
 func decodeJWS(token string, sig *[MaxRSABits / 8]byte) (jws, *rejection) {
 	d1, d2, ok := split(token)
 	if !ok {
@@ -70,23 +72,55 @@ func decodeJWS(token string, sig *[MaxRSABits / 8]byte) (jws, *rejection) {
 	if strings.IndexByte(token, '\n') >= 0 || strings.IndexByte(token, '\r') >= 0 {
 		return jws{}, errBase64
 	}
-	hl, pl := strict.DecodedLen(d1), strict.DecodedLen(d2-d1-1)
-	buf := make([]byte, len(token)+hl+pl)
-	copy(buf, token)
-	hn, err1 := strict.Decode(buf[len(token):], buf[:d1])
-	pn, err2 := strict.Decode(buf[len(token)+hn:], buf[d1+1:d2])
+	buf := make([]byte, strict.DecodedLen(d2-d1-1))
+	pn, err1 := strict.Decode(buf, stringBytes(token[d1+1:d2]))
 	var sn int
-	var err3 error
+	var err2 error
 	if strict.DecodedLen(len(token)-d2-1) > len(sig) {
-		err3 = errSignature
+		err2 = errSignature
 	} else {
-		sn, err3 = strict.Decode(sig[:], buf[d2+1:len(token)])
+		sn, err2 = strict.Decode(sig[:], stringBytes(token[d2+1:]))
 	}
-	if err1 != nil || err2 != nil || err3 != nil {
+	if err1 != nil || err2 != nil {
 		return jws{}, errBase64
 	}
-	text := string(buf[len(token) : len(token)+hn+pn])
-	return jws{input: buf[:d2], header: text[:hn], claims: text[hn:], sigLen: sn}, nil
+	return jws{
+		input:     stringBytes(token[:d2]),
+		headerSeg: token[:d1],
+		// buf is written once, above, and never again: the string can
+		// share its bytes instead of copying them.
+		claims: unsafe.String(unsafe.SliceData(buf), pn),
+		sigLen: sn,
+	}, nil
+}
+
+// decodeHeader decodes and parses a header segment. A segment that is not
+// canonical base64url is errBase64.
+func decodeHeader(seg string) (header, *rejection) {
+	var buf [256]byte
+	if strict.DecodedLen(len(seg)) > len(buf) {
+		// Longer than any header this package reads is worth a
+		// buffer of its own; it is rare, and refused by most keys.
+		b, err := strict.DecodeString(seg)
+		if err != nil {
+			return header{}, errBase64
+		}
+		return parseHeader(string(b))
+	}
+	n, err := strict.Decode(buf[:], stringBytes(seg))
+	if err != nil {
+		return header{}, errBase64
+	}
+	return parseHeader(string(buf[:n]))
+}
+
+// stringBytes returns the bytes of s without copying them. The slice is
+// read-only: it is handed only to the base64 decoder as its source and to
+// hashes and signature checks as their input, none of which writes to or
+// keeps it. It saves copying the whole token on every first-seen
+// verification.
+func stringBytes(s string) []byte {
+	return unsafe.Slice(unsafe.StringData(s), len(s))
 }
 
 // header is the part of a JOSE header the verifier reads.

@@ -129,19 +129,21 @@ type Config struct {
 // [authkit.Authenticator] (Method "jwt") and [authkit.Revoker]. It is safe
 // for concurrent use.
 type Verifier struct {
-	keys     KeySource
-	cfg      Config
-	types    []string // normalized: lower case, no "application/"
-	anyType  bool     // "" in Types: a missing typ is accepted
-	leeway   int64    // ms
-	maxLife  int64    // ms
-	maxSize  int
-	maxRev   int
-	extras   []string
-	cache    *tokenCache
-	lastGen  atomic.Uint64
-	now      func() time.Time
-	revoking bool
+	keys    KeySource
+	cfg     Config
+	types   []string // normalized: lower case, no "application/"
+	anyType bool     // "" in Types: a missing typ is accepted
+	leeway  int64    // ms
+	maxLife int64    // ms
+	maxSize int
+	maxRev  int
+	extras  []string
+	cache   *tokenCache
+	lastGen atomic.Uint64
+	// lastHeader is the last header segment parsed (see Verifier.header).
+	lastHeader atomic.Pointer[headerMemo]
+	now        func() time.Time
+	revoking   bool
 }
 
 // NewVerifier returns a Verifier checking tokens against keys. It panics if
@@ -413,6 +415,10 @@ func (v *Verifier) check(ctx context.Context, token string, authn bool) (*entry,
 func (v *Verifier) verifyFull(ctx context.Context, token string, idx *keyIndex, nowMs int64, authn bool) (*entry, error) {
 	var sig [MaxRSABits / 8]byte
 	d, rej := decodeJWS(token, &sig)
+	var h header
+	if rej == nil {
+		h, rej = v.header(d.headerSeg)
+	}
 	if rej != nil {
 		if authn && (rej == errShape || !base64URLOnly(token)) {
 			return nil, errNotJWT
@@ -420,7 +426,6 @@ func (v *Verifier) verifyFull(ctx context.Context, token string, idx *keyIndex, 
 		v.emitRejected(ctx, rej, "")
 		return nil, rej
 	}
-	h, rej := parseHeader(d.header)
 	var key *Key
 	if rej == nil {
 		key, idx, rej = v.selectKey(ctx, idx, &h)
@@ -442,6 +447,30 @@ func (v *Verifier) verifyFull(ctx context.Context, token string, idx *keyIndex, 
 		return nil, rej
 	}
 	return v.newEntry(&c, d.claims, key, idx.gen), nil
+}
+
+// header returns the decoded and parsed header segment seg. The header it
+// parsed last is kept: the tokens a verifier sees come from a few issuers,
+// each writing the same header on every token, so most first-seen tokens
+// skip decoding and parsing their header. Only a header that parsed is
+// kept, and the segment is compared whole, so a different header is
+// always decoded and checked.
+func (v *Verifier) header(seg string) (header, *rejection) {
+	if m := v.lastHeader.Load(); m != nil && m.seg == seg {
+		return m.h, nil
+	}
+	h, rej := decodeHeader(seg)
+	if rej == nil {
+		// A clone, so that the memo does not keep the whole token alive.
+		v.lastHeader.Store(&headerMemo{seg: strings.Clone(seg), h: h})
+	}
+	return h, rej
+}
+
+// headerMemo is a header segment and its parsed header.
+type headerMemo struct {
+	seg string
+	h   header
 }
 
 // selectKey returns the key the header's kid selects, refetching a remote

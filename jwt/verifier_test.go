@@ -472,3 +472,73 @@ func TestEvents(t *testing.T) {
 		}
 	}
 }
+
+// The verifier remembers the last header it parsed; a token whose header
+// differs in any byte, even one naming the same key, is decoded and checked
+// afresh, and a header that failed is never remembered.
+func TestHeaderMemoChecksEveryOtherHeader(t *testing.T) {
+	k := testKey(t, HS256)
+	f := newFixture(t, mustKeySet(t, k), func(c *Config) { c.CacheSize = -1 })
+	ctx := context.Background()
+	good := f.issue(t, Grant{Subject: "alice"}).Token
+	if _, err := f.ver.Verify(ctx, good); err != nil {
+		t.Fatal(err)
+	}
+	parts := strings.Split(good, ".")
+	hdr, err := b64.DecodeString(parts[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := b64.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	sign := withKey(t, k)
+	for name, tc := range map[string]struct {
+		header string
+		want   error
+	}{
+		"other kid":   {`{"alg":"HS256","kid":"nobody","typ":"JWT"}`, ErrUnknownKey},
+		"alg none":    {`{"alg":"none","kid":"` + k.ID() + `","typ":"JWT"}`, ErrAlgorithm},
+		"crit":        {`{"alg":"HS256","kid":"` + k.ID() + `","typ":"JWT","crit":["exp"]}`, ErrUnsupported},
+		"bad JSON":    {`{"alg":"HS256","kid":"` + k.ID() + `",}`, ErrMalformed},
+		"no typ":      {`{"alg":"HS256","kid":"` + k.ID() + `"}`, ErrInvalidClaims},
+		"duplicate":   {`{"alg":"HS256","alg":"HS256","kid":"` + k.ID() + `","typ":"JWT"}`, ErrMalformed},
+		"trailing ws": {string(hdr) + " ", nil},
+	} {
+		t.Run(name, func(t *testing.T) {
+			tok := forge(tc.header, string(raw), sign)
+			// Twice: the second time, this header may be the one remembered.
+			for range 2 {
+				_, err := f.ver.Verify(ctx, tok)
+				if tc.want == nil && err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				if tc.want != nil && !errors.Is(err, tc.want) {
+					t.Fatalf("Verify = %v, want %v", err, tc.want)
+				}
+			}
+			// The genuine token still verifies after it.
+			if _, err := f.ver.Verify(ctx, good); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	// The remembered segment must be compared whole: a segment in
+	// non-canonical base64 (padding bits set in the last character) is
+	// refused although it decodes to a header that was remembered.
+	seg := strings.Split(good, ".")[0]
+	if len(seg)%4 == 0 {
+		t.Fatalf("header segment %q has no padding bits to set", seg)
+	}
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	// The last character's lowest bit is a padding bit, zero in canonical
+	// form; setting it leaves the decoded bytes as they were.
+	alt := seg[:len(seg)-1] + string(alphabet[strings.IndexByte(alphabet, seg[len(seg)-1])|1])
+	if alt != seg {
+		tok := alt + good[len(seg):]
+		if _, err := f.ver.Verify(ctx, tok); !errors.Is(err, ErrMalformed) {
+			t.Fatalf("non-canonical header segment: Verify = %v, want ErrMalformed", err)
+		}
+	}
+}
