@@ -235,6 +235,14 @@
 // verification; a JWT verifier with revocation turned off
 // (InsecureDisableRevocation) keeps none of these promises.
 //
+// Upgrading a fleet: the "revoked" markers, and index records with members
+// being revoked, are in record formats that releases from before them
+// cannot decode. A server still running such a release refuses the
+// credential behind a marker, and fails a sign-in or revocation that meets
+// such an index record, logging a decoding error each time: nothing revoked
+// comes back, but some calls fail until the upgrade is done. Finish a
+// rolling upgrade quickly, or upgrade every server at once.
+//
 // # Responses
 //
 // [Guard] follows RFC 6750 §3: 401 with `WWW-Authenticate: Bearer` and no
