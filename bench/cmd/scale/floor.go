@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -37,10 +38,18 @@ import (
 // that picks its inputs from a large table of separately allocated
 // strings measures its own cache misses as well as the store's.)
 //
+// The floor of a Get is op=map-get: the same keys and values in one plain
+// Go map, looked up in the same order and the value copied out (a Store
+// hands out a copy), with no shard, lock, expiry check or key check. At a
+// million entries its cost is the memory system's: the map's group, the
+// key's bytes and the value's are cold, so its ratio of 1M over 1k is what
+// any in-memory store in Go pays on the machine.
+//
 // Output is in the Go benchmark format, one line per size, operation and
 // round, for benchstat:
 //
-//	BenchmarkMemoryScale/op=store-get/entries=1k  ...  ns/op  B/op  allocs/op
+//	BenchmarkMemoryScale/op=map-get/entries=1k  ...  ns/op  B/op  allocs/op
+//	BenchmarkMemoryScale/op=store-get/entries=1k  ...
 //	BenchmarkMemoryScale/op=session-load/entries=1M ...
 
 // floorStore is one size's store and its packed inputs.
@@ -50,6 +59,10 @@ type floorStore struct {
 	m       *session.Manager
 	keys    packed // store keys of the session records
 	cookies packed // Cookie header values, "__Host-session=<id>"
+	// bare holds the same keys and values in one plain Go map: the floor
+	// of a Get, a lookup and a copy of the value (a Store hands out a copy)
+	// with no shard, lock, expiry check or key check.
+	bare map[string][]byte
 }
 
 // packed is a list of equal-length strings in one allocation.
@@ -109,20 +122,26 @@ func buildFloorStore(ctx context.Context, n, workers int) *floorStore {
 		log.Fatal(err)
 	}
 	var keys []string
-	for k := range st.All() {
+	bare := make(map[string][]byte, n)
+	for k, v := range st.All() {
 		if strings.HasPrefix(k, "sess:") {
 			keys = append(keys, k)
+			bare[strings.Clone(k)] = bytes.Clone(v)
 		}
 	}
 	if len(keys) != n {
 		log.Fatalf("floor: %d session records for %d logins", len(keys), n)
 	}
-	f := &floorStore{n: n, st: st, m: m, keys: pack(keys), cookies: pack(cookies)}
+	f := &floorStore{n: n, st: st, m: m, keys: pack(keys), cookies: pack(cookies), bare: bare}
 	// Check every input once: each key is present, each cookie loads.
 	req := httptest.NewRequest(http.MethodGet, "/", nil)
 	for i := range n {
-		if _, err := st.Get(ctx, f.keys.at(i)); err != nil {
+		v, err := st.Get(ctx, f.keys.at(i))
+		if err != nil {
 			log.Fatalf("floor: key %d: %v", i, err)
+		}
+		if !bytes.Equal(f.bare[f.keys.at(i)], v) {
+			log.Fatalf("floor: key %d: the bare map holds another value", i)
 		}
 		req.Header["Cookie"] = []string{f.cookies.at(i)}
 		if _, err := m.Authenticate(req); err != nil {
@@ -147,6 +166,27 @@ func (f *floorStore) storeGet(ctx context.Context) func(b *testing.B) {
 		}
 	}
 }
+
+// mapGet is the loop of op=map-get: the same keys, in the same order,
+// looked up in the bare map, and the value copied out as Store.Get does.
+func (f *floorStore) mapGet() func(b *testing.B) {
+	return func(b *testing.B) {
+		i, n := 0, f.keys.len()
+		for b.Loop() {
+			v, ok := f.bare[f.keys.at(i)]
+			if !ok {
+				b.Fatal("key missing from the bare map")
+			}
+			sinkBytes = bytes.Clone(v)
+			if i++; i == n {
+				i = 0
+			}
+		}
+	}
+}
+
+// sinkBytes keeps mapGet's copies from being optimized away.
+var sinkBytes []byte
 
 // sessionLoad is the loop of op=session-load: Manager.Authenticate on one
 // request whose Cookie header is replaced before each call.
@@ -190,7 +230,7 @@ func runFloor(ctx context.Context, out io.Writer, sizes []int, rounds, workers i
 			for _, op := range []struct {
 				name string
 				fn   func(*testing.B)
-			}{{"store-get", f.storeGet(ctx)}, {"session-load", f.sessionLoad()}} {
+			}{{"map-get", f.mapGet()}, {"store-get", f.storeGet(ctx)}, {"session-load", f.sessionLoad()}} {
 				res := benchFor(op.fn)
 				fmt.Fprintf(out, "BenchmarkMemoryScale/op=%s/entries=%s-%d\t%d\t%.1f ns/op\t%d B/op\t%d allocs/op\n",
 					op.name, count(f.n), runtime.GOMAXPROCS(0), res.N, float64(res.T.Nanoseconds())/float64(res.N), res.AllocedBytesPerOp(), res.AllocsPerOp())
