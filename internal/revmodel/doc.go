@@ -10,7 +10,9 @@
 // log is checked against the revocation invariants R1–R5 stated in the
 // authkit package documentation.
 //
-// It runs on store.Memory, and on Redis when AUTHKIT_REDIS_ADDR is set:
+// It runs on store.Memory, on Redis when AUTHKIT_REDIS_ADDR is set, and on
+// PostgreSQL and MySQL/MariaDB (sqlstore, in a table of its own, dropped at
+// the end) when AUTHKIT_POSTGRES_DSN and AUTHKIT_MYSQL_DSN are set:
 //
 //	go test -race ./internal/revmodel/
 //	go test -race ./internal/revmodel/ -revmodel.duration=5m       # longer

@@ -2,6 +2,7 @@ package revmodel_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	_ "github.com/go-sql-driver/mysql"
+	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/authkit/authkit"
@@ -21,6 +24,7 @@ import (
 	"github.com/authkit/authkit/session"
 	"github.com/authkit/authkit/store"
 	"github.com/authkit/authkit/store/redisstore"
+	"github.com/authkit/authkit/store/sqlstore"
 	"github.com/authkit/authkit/token"
 )
 
@@ -50,6 +54,45 @@ func TestRevocationModel(t *testing.T) {
 		}
 		runModel(t, redisStore(t, addr), seed)
 	})
+	for _, b := range []struct {
+		name, env, driver string
+		dialect           sqlstore.Dialect
+	}{
+		{"postgres", "AUTHKIT_POSTGRES_DSN", "pgx", sqlstore.PostgreSQL},
+		{"mysql", "AUTHKIT_MYSQL_DSN", "mysql", sqlstore.MySQL},
+	} {
+		t.Run(b.name, func(t *testing.T) {
+			dsn := os.Getenv(b.env)
+			if dsn == "" {
+				t.Skip(b.env + " is not set")
+			}
+			runModel(t, sqlStore(t, b.driver, dsn, b.dialect), seed)
+		})
+	}
+}
+
+// sqlStore returns a Store on a table of its own in the database dsn
+// names, and drops the table at the end.
+func sqlStore(t *testing.T, driver, dsn string, dialect sqlstore.Dialect) store.Store {
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	table := fmt.Sprintf("revmodel_%d", rand.Uint64()%1e12)
+	st := sqlstore.New(db, sqlstore.Config{Dialect: dialect, Table: table, CleanupInterval: -1})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatalf("%s: %v", driver, err)
+	}
+	t.Cleanup(func() {
+		st.Close()
+		if _, err := db.Exec("DROP TABLE IF EXISTS " + table); err != nil {
+			t.Errorf("dropping %s: %v", table, err)
+		}
+	})
+	return st
 }
 
 // redisStore returns a Store on a Redis client under a prefix of its own,
