@@ -192,3 +192,80 @@ func FuzzJSONReader(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseRevocationRecord feeds arbitrary bytes to the decoder of the
+// per-subject revocation record read from the store: it must never panic,
+// must refuse anything but the exact length its entry count says, and what
+// it accepts must encode back to the same bytes.
+func FuzzParseRevocationRecord(f *testing.F) {
+	r := &record{watermark: 1800000000000, wmUntil: 1800086400000, entries: []revEntry{
+		{kind: kindJTI, hash: [16]byte{1, 2, 3}, until: 1800000900000},
+		{kind: kindFamily, hash: [16]byte{4, 5, 6}, until: 1800086400000},
+	}}
+	good, _ := r.encode()
+	f.Add(good)
+	f.Add(good[:len(good)-1])
+	f.Add(append(bytes.Clone(good), 0))
+	f.Add([]byte{recordVersion})
+	f.Add(make([]byte, recordHeaderLen))
+	huge := bytes.Clone(good[:recordHeaderLen])
+	huge[17], huge[18] = 0xff, 0xff // 65,535 entries claimed, none present
+	f.Add(huge)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := parseRecord(b)
+		if err != nil {
+			if !errors.Is(err, errCorruptRecord) {
+				t.Fatalf("error %v is not errCorruptRecord", err)
+			}
+			return
+		}
+		if want := recordHeaderLen + len(r.entries)*recordEntryLen; len(b) != want {
+			t.Fatalf("accepted %d bytes for %d entries", len(b), len(r.entries))
+		}
+		if enc, _ := r.encode(); enc != nil && !bytes.Equal(enc, b) {
+			t.Fatalf("accepted %x, which encodes back as %x", b, enc)
+		}
+	})
+}
+
+// FuzzParseKey feeds arbitrary text to ParseKey for every algorithm: it
+// must never panic, an error must wrap ErrInvalidKey and hold none of the
+// text, and an accepted key must be of the algorithm asked for.
+func FuzzParseKey(f *testing.F) {
+	for _, alg := range []Algorithm{HS256, ES256, EdDSA, RS256} {
+		text, err := testKey(f, alg).Export()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(text)
+		f.Add(text[:len(text)/2])
+	}
+	f.Add([]byte("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"))
+	f.Add([]byte("  c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA==  "))
+	f.Fuzz(func(t *testing.T, text []byte) {
+		for _, alg := range []Algorithm{HS256, HS512, ES256, ES384, EdDSA, RS256, PS256} {
+			k, err := ParseKey(alg, text)
+			if err != nil {
+				if !errors.Is(err, ErrInvalidKey) {
+					t.Fatalf("%s: error %v does not wrap ErrInvalidKey", alg, err)
+				}
+				// Key material is base64: the fields of lines that are not
+				// PEM boundaries (whose block type an error may name).
+				for _, line := range strings.Split(string(text), "\n") {
+					if strings.Contains(line, "-----") {
+						continue
+					}
+					for _, field := range strings.Fields(line) {
+						if len(field) >= 16 && strings.Contains(err.Error(), field) {
+							t.Fatalf("%s: error %q holds part of the text", alg, err)
+						}
+					}
+				}
+				continue
+			}
+			if k.Algorithm() != alg {
+				t.Fatalf("ParseKey(%s) returned a %s key", alg, k.Algorithm())
+			}
+		}
+	})
+}

@@ -120,3 +120,47 @@ func TestKEKBindsAdditionalData(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseKEKs feeds arbitrary text to ParseKEKs, the reader of the
+// AUTHKIT_KEK form: it must never panic, an error must wrap ErrNoKEK and
+// hold none of the text, and what it accepts is one distinct KEK per field.
+func FuzzParseKEKs(f *testing.F) {
+	a := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{0xfb}, KEKSize))
+	b := base64.RawURLEncoding.EncodeToString(bytes.Repeat([]byte{0x01}, KEKSize))
+	f.Add(a)
+	f.Add(a + "," + b)
+	f.Add(" " + b + "\n\t" + a + " ")
+	f.Add(a + "," + a)
+	f.Add(a[:len(a)-2])
+	f.Add(",,, \n")
+	f.Fuzz(func(t *testing.T, text string) {
+		keks, err := ParseKEKs(text)
+		fields := strings.FieldsFunc(text, func(r rune) bool {
+			return r == ',' || r == ' ' || r == '\t' || r == '\n' || r == '\r'
+		})
+		if err != nil {
+			if !errors.Is(err, ErrNoKEK) {
+				t.Fatalf("error %v does not wrap ErrNoKEK", err)
+			}
+			// A field that could be key material: long, and not made of
+			// the lower-case words and hyphens the messages are written in.
+			for _, field := range fields {
+				words := strings.Trim(field, "abcdefghijklmnopqrstuvwxyz-") == ""
+				if len(field) >= 16 && !words && strings.Contains(err.Error(), field) {
+					t.Fatalf("error %q holds part of the text", err)
+				}
+			}
+			return
+		}
+		if len(keks) != len(fields) {
+			t.Fatalf("%d KEKs from %d fields", len(keks), len(fields))
+		}
+		seen := map[string]bool{}
+		for _, k := range keks {
+			if seen[k.ID()] {
+				t.Fatalf("KEK %s accepted twice", k.ID())
+			}
+			seen[k.ID()] = true
+		}
+	})
+}
