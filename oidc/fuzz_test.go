@@ -1,7 +1,9 @@
 package oidc
 
 import (
+	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/url"
 	"strings"
 	"testing"
@@ -178,6 +180,29 @@ func FuzzErrorText(f *testing.F) {
 		}
 		if strings.ContainsAny(e.Error(), "\"\\\r\n") {
 			t.Fatalf("Error() %q carries unsafe characters", e.Error())
+		}
+	})
+}
+
+// FuzzDecodeIDToken feeds arbitrary text to the decoder of the ID token
+// kept in a session's grant record: it must never panic, and refuses with
+// ErrNoTokens whatever is not two base64url JSON objects.
+func FuzzDecodeIDToken(f *testing.F) {
+	enc := base64.RawURLEncoding.EncodeToString
+	f.Add(enc([]byte(`{"alg":"RS256","kid":"k"}`)) + "." + enc([]byte(`{"iss":"https://idp","sub":"u","aud":["a",1],"exp":1e300,"iat":-5,"email_verified":true}`)) + ".sig")
+	f.Add("a.b.c")
+	f.Add("..")
+	f.Add(enc([]byte(`{}`)) + "." + enc([]byte(`null`)))
+	f.Fuzz(func(t *testing.T, raw string) {
+		tok, err := decodeIDToken("idp", raw)
+		if err != nil {
+			if !errors.Is(err, ErrNoTokens) {
+				t.Fatalf("error %v does not wrap ErrNoTokens", err)
+			}
+			return
+		}
+		if tok.Provider != "idp" || tok.Claims == nil {
+			t.Fatalf("decoded %+v", tok)
 		}
 	})
 }

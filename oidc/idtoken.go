@@ -249,7 +249,9 @@ func decodeIDToken(provider, raw string) (*IDToken, error) {
 		Kid string `json:"kid"`
 	}
 	var c map[string]any
-	if err1 != nil || err2 != nil || json.Unmarshal(hb, &head) != nil || json.Unmarshal(pb, &c) != nil {
+	// A payload of JSON null decodes without error to a nil map; it is no
+	// claims object.
+	if err1 != nil || err2 != nil || json.Unmarshal(hb, &head) != nil || json.Unmarshal(pb, &c) != nil || c == nil {
 		return nil, fmt.Errorf("%w: %w", ErrNoTokens, errGrant)
 	}
 	t := &IDToken{Provider: provider, Claims: c, Algorithm: head.Alg, KeyID: head.Kid}
