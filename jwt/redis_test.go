@@ -8,47 +8,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/authkit/authkit/internal/faultstore"
+	"github.com/authkit/authkit/internal/redistest"
 	"github.com/authkit/authkit/store"
-	"github.com/authkit/authkit/store/redisstore"
-	"github.com/authkit/authkit/store/storetest"
 )
 
-// openRedis returns a store on the Redis at AUTHKIT_REDIS_ADDR (the test
-// skips, naming the variable, when it is not set), under a fresh key prefix
-// removed afterwards.
-func openRedis(t *testing.T) store.Store {
-	t.Helper()
-	addr := storetest.Env(t, "AUTHKIT_REDIS_ADDR")
-	c := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := c.Ping(ctx).Err(); err != nil {
-		c.Close()
-		t.Fatalf("Redis at %s is unreachable: %v", addr, err)
-	}
-	prefix := "authkit-test:jwt:" + storetest.UniqueID() + ":"
-	s, err := redisstore.New(c, redisstore.Config{Prefix: prefix})
-	if err != nil {
-		c.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		defer c.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		iter := c.Scan(ctx, 0, prefix+"*", 100).Iterator()
-		for iter.Next(ctx) {
-			c.Del(ctx, iter.Val())
-		}
-		if err := iter.Err(); err != nil {
-			t.Errorf("removing test keys: %v", err)
-		}
-	})
-	return s
-}
+// openRedis returns a store on the Redis at AUTHKIT_REDIS_ADDR (see
+// internal/redistest).
+func openRedis(t *testing.T) store.Store { return redistest.Store(t, "jwt") }
 
 // On Redis, on real time: concurrent revocations of one subject's
 // families, jtis and all its tokens from two verifiers with different

@@ -6,50 +6,16 @@ import (
 	"net/http/httptest"
 	"sync"
 	"testing"
-	"time"
 
-	"github.com/redis/go-redis/v9"
-
+	"github.com/authkit/authkit/internal/redistest"
 	"github.com/authkit/authkit/jwt"
 	"github.com/authkit/authkit/store"
-	"github.com/authkit/authkit/store/redisstore"
-	"github.com/authkit/authkit/store/storetest"
 	"github.com/authkit/authkit/token"
 )
 
-// openRedis returns a store on the Redis at AUTHKIT_REDIS_ADDR (the test
-// skips, naming the variable, when it is not set), under a fresh key prefix
-// removed afterwards.
-func openRedis(t *testing.T) store.Store {
-	t.Helper()
-	addr := storetest.Env(t, "AUTHKIT_REDIS_ADDR")
-	c := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := c.Ping(ctx).Err(); err != nil {
-		c.Close()
-		t.Fatalf("Redis at %s is unreachable: %v", addr, err)
-	}
-	prefix := "authkit-test:jwtpair:" + storetest.UniqueID() + ":"
-	s, err := redisstore.New(c, redisstore.Config{Prefix: prefix})
-	if err != nil {
-		c.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		defer c.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		iter := c.Scan(ctx, 0, prefix+"*", 100).Iterator()
-		for iter.Next(ctx) {
-			c.Del(ctx, iter.Val())
-		}
-		if err := iter.Err(); err != nil {
-			t.Errorf("removing test keys: %v", err)
-		}
-	})
-	return s
-}
+// openRedis returns a store on the Redis at AUTHKIT_REDIS_ADDR (see
+// internal/redistest).
+func openRedis(t *testing.T) store.Store { return redistest.Store(t, "jwtpair") }
 
 // On Redis, on real time: the sign-outs of 24 devices of one user at once
 // (logout endpoint, concurrent) each end the device's refresh family and

@@ -8,12 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/authkit/authkit/internal/clocktest"
+	"github.com/authkit/authkit/internal/redistest"
 	"github.com/authkit/authkit/store"
-	"github.com/authkit/authkit/store/redisstore"
-	"github.com/authkit/authkit/store/storetest"
 )
 
 // testKEKs returns a fresh key-encryption key.
@@ -33,31 +30,9 @@ func memoryStore(t testing.TB, clk *clocktest.Clock) *store.Memory {
 	return m
 }
 
-// redisStore returns a Redis store under a random prefix that it removes at
-// the end of the test, or skips without AUTHKIT_REDIS_ADDR.
-func redisStore(t testing.TB) store.Store {
-	addr := storetest.Env(t, "AUTHKIT_REDIS_ADDR")
-	c := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
-	t.Cleanup(func() { c.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := c.Ping(ctx).Err(); err != nil {
-		t.Fatalf("AUTHKIT_REDIS_ADDR=%s: %v", addr, err)
-	}
-	prefix := "authkit-keyring-test:" + storetest.UniqueID() + ":"
-	t.Cleanup(func() {
-		ctx := context.Background()
-		iter := c.Scan(ctx, 0, prefix+"*", 100).Iterator()
-		for iter.Next(ctx) {
-			c.Del(ctx, iter.Val())
-		}
-	})
-	st, err := redisstore.New(c, redisstore.Config{Prefix: prefix})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st
-}
+// redisStore returns a store on the Redis at AUTHKIT_REDIS_ADDR (see
+// internal/redistest).
+func redisStore(t testing.TB) store.Store { return redistest.Store(t, "keyring") }
 
 // hookStore wraps a Store: it can hold the Gets of keyring records until a
 // given number of callers have arrived, so that concurrent writers all read

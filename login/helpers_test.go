@@ -2,9 +2,9 @@ package login_test
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"github.com/authkit/authkit/internal/clocktest"
+	"github.com/authkit/authkit/internal/redistest"
 	"io"
 	"log/slog"
 	"net"
@@ -20,11 +20,7 @@ import (
 	"github.com/authkit/authkit/hash"
 	"github.com/authkit/authkit/login"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/authkit/authkit/store"
-	"github.com/authkit/authkit/store/redisstore"
-	"github.com/authkit/authkit/store/storetest"
 )
 
 // clock is a settable time source shared by the flows and a Memory store.
@@ -53,29 +49,7 @@ func backends() []backend {
 	}
 }
 
-func newRedis(t *testing.T, _ *clock) store.Store {
-	addr := storetest.Env(t, "AUTHKIT_REDIS_ADDR")
-	c := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true, PoolSize: 64})
-	t.Cleanup(func() { c.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := c.Ping(ctx).Err(); err != nil {
-		t.Fatalf("AUTHKIT_REDIS_ADDR=%s: %v", addr, err)
-	}
-	prefix := "authkit-login-test:" + rand.Text() + ":"
-	t.Cleanup(func() {
-		ctx := context.Background()
-		iter := c.Scan(ctx, 0, prefix+"*", 100).Iterator()
-		for iter.Next(ctx) {
-			c.Del(ctx, iter.Val())
-		}
-	})
-	st, err := redisstore.New(c, redisstore.Config{Prefix: prefix})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st
-}
+func newRedis(t *testing.T, _ *clock) store.Store { return redistest.Store(t, "login") }
 
 func eachBackend(t *testing.T, fn func(t *testing.T, st store.Store, c *clock)) {
 	for _, b := range backends() {

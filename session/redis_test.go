@@ -2,45 +2,18 @@ package session_test
 
 import (
 	"context"
-	"crypto/rand"
 	"net/http"
 	"testing"
-	"time"
 
-	"github.com/redis/go-redis/v9"
-
+	"github.com/authkit/authkit/internal/redistest"
 	"github.com/authkit/authkit/session"
 	"github.com/authkit/authkit/store"
-	"github.com/authkit/authkit/store/redisstore"
 	"github.com/authkit/authkit/store/storetest"
 )
 
-// newRedis returns a Store on the Redis that AUTHKIT_REDIS_ADDR names
-// (skipping the test when it is unset), under a random key prefix whose
-// keys it removes afterwards.
-func newRedis(t *testing.T) store.Store {
-	addr := storetest.Env(t, "AUTHKIT_REDIS_ADDR")
-	c := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true, PoolSize: 64})
-	t.Cleanup(func() { c.Close() }) // after the key cleanup below (cleanups run last-in first-out)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := c.Ping(ctx).Err(); err != nil {
-		t.Fatalf("AUTHKIT_REDIS_ADDR=%s: %v", addr, err)
-	}
-	prefix := "authkit-session-test:" + rand.Text() + ":"
-	t.Cleanup(func() {
-		ctx := context.Background()
-		iter := c.Scan(ctx, 0, prefix+"*", 100).Iterator()
-		for iter.Next(ctx) {
-			c.Del(ctx, iter.Val())
-		}
-	})
-	st, err := redisstore.New(c, redisstore.Config{Prefix: prefix})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st
-}
+// newRedis returns a store on the Redis at AUTHKIT_REDIS_ADDR (see
+// internal/redistest).
+func newRedis(t *testing.T) store.Store { return redistest.Store(t, "session") }
 
 // TestRevocationRacesRedis forces the races of RenewID with RevokeSubject
 // and of Logout with a renewal on Redis, whose CompareAndSwap is a script.

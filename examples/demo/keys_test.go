@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"crypto/rand"
 	"errors"
 	"net/http"
 	"net/url"
@@ -12,12 +10,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/redis/go-redis/v9"
-
+	"github.com/authkit/authkit/internal/redistest"
 	"github.com/authkit/authkit/keyring"
 	"github.com/authkit/authkit/store"
-	"github.com/authkit/authkit/store/redisstore"
-	"github.com/authkit/authkit/store/storetest"
 )
 
 // twoInstances starts two demo servers on st with the same key-encryption
@@ -67,20 +62,7 @@ func TestInstancesShareKeys(t *testing.T) {
 }
 
 func TestInstancesShareKeysRedis(t *testing.T) {
-	addr := storetest.Env(t, "AUTHKIT_REDIS_ADDR")
-	prefix := "authkit-demo-keys-test:" + rand.Text() + ":"
-	c := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
-	t.Cleanup(func() {
-		ctx := context.Background()
-		for iter := c.Scan(ctx, 0, prefix+"*", 100).Iterator(); iter.Next(ctx); {
-			c.Del(ctx, iter.Val())
-		}
-		c.Close()
-	})
-	st, err := redisstore.New(c, redisstore.Config{Prefix: prefix})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := redistest.Store(t, "demo-keys")
 	a, b := twoInstances(t, st)
 	checkSharedKeys(t, a, b)
 }

@@ -17,13 +17,12 @@ import (
 
 	_ "github.com/go-sql-driver/mysql"
 	_ "github.com/jackc/pgx/v5/stdlib"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/authkit/authkit"
+	"github.com/authkit/authkit/internal/redistest"
 	"github.com/authkit/authkit/jwt"
 	"github.com/authkit/authkit/session"
 	"github.com/authkit/authkit/store"
-	"github.com/authkit/authkit/store/redisstore"
 	"github.com/authkit/authkit/store/sqlstore"
 	"github.com/authkit/authkit/token"
 )
@@ -48,11 +47,7 @@ func TestRevocationModel(t *testing.T) {
 		runModel(t, st, seed)
 	})
 	t.Run("redis", func(t *testing.T) {
-		addr := os.Getenv("AUTHKIT_REDIS_ADDR")
-		if addr == "" {
-			t.Skip("AUTHKIT_REDIS_ADDR is not set")
-		}
-		runModel(t, redisStore(t, addr), seed)
+		runModel(t, redistest.Store(t, "revmodel"), seed)
 	})
 	for _, b := range []struct {
 		name, env, driver string
@@ -92,26 +87,6 @@ func sqlStore(t *testing.T, driver, dsn string, dialect sqlstore.Dialect) store.
 			t.Errorf("dropping %s: %v", table, err)
 		}
 	})
-	return st
-}
-
-// redisStore returns a Store on a Redis client under a prefix of its own,
-// and removes every key under it at the end.
-func redisStore(t *testing.T, addr string) store.Store {
-	client := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
-	prefix := fmt.Sprintf("revmodel:%d:", rand.Uint64())
-	t.Cleanup(func() {
-		ctx := context.Background()
-		iter := client.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			client.Del(ctx, iter.Val())
-		}
-		client.Close()
-	})
-	st, err := redisstore.New(client, redisstore.Config{Prefix: prefix})
-	if err != nil {
-		t.Fatal(err)
-	}
 	return st
 }
 
