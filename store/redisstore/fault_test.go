@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/authkit/authkit/store"
+	"github.com/authkit/authkit/store/internal/faultproxy"
 	"github.com/authkit/authkit/store/redisstore"
 	"github.com/authkit/authkit/store/storetest"
 )
@@ -371,8 +372,8 @@ func TestSentinel(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for i, lr := range lostReplies {
-			t.Run(lr.name, func(t *testing.T) {
+		for i, lr := range faultproxy.LostReplies {
+			t.Run(lr.Name, func(t *testing.T) {
 				runLostReply(t, ps, sa, sb, lr, "k"+strconv.Itoa(i), "lost:")
 			})
 		}

@@ -145,87 +145,7 @@ func deployments() []deployment {
 	}
 }
 
-// lostReply is one scenario of a write whose reply is lost: A's write
-// reaches Redis and is applied, its reply is held back by the proxy, B's
-// write completes meanwhile, then A's connection drops. Whatever A's
-// client library does next, B's write must stand.
-type lostReply struct {
-	name   string
-	setup  func(ctx context.Context, b store.Store, k string) error // B prepares the key
-	write  func(ctx context.Context, a store.Store, k, v string) error
-	seen   func(ctx context.Context, b store.Store, k, v string) bool // B sees A's write applied
-	second func(ctx context.Context, b store.Store, k, v string) (bool, error)
-	want   string // what the key must hold at the end ("" absent)
-}
-
 var later = func() time.Time { return time.Now().Add(time.Minute) }
-
-func holds(ctx context.Context, s store.Store, k, v string) bool {
-	got, err := s.Get(ctx, k)
-	if v == "" {
-		return errors.Is(err, store.ErrNotFound)
-	}
-	return err == nil && string(got) == v
-}
-
-var lostReplies = []lostReply{
-	{
-		name:  "Set",
-		write: func(ctx context.Context, a store.Store, k, v string) error { return a.Set(ctx, k, []byte(v), later()) },
-		seen:  holds,
-		second: func(ctx context.Context, b store.Store, k, v string) (bool, error) {
-			return b.CompareAndSwap(ctx, k, []byte(v), []byte("new"), later())
-		},
-		want: "new",
-	},
-	{
-		name:  "Delete",
-		setup: func(ctx context.Context, b store.Store, k string) error { return b.Set(ctx, k, []byte("old"), later()) },
-		write: func(ctx context.Context, a store.Store, k, _ string) error { return a.Delete(ctx, k) },
-		seen:  func(ctx context.Context, b store.Store, k, _ string) bool { return holds(ctx, b, k, "") },
-		second: func(ctx context.Context, b store.Store, k, _ string) (bool, error) {
-			return b.CompareAndSwap(ctx, k, nil, []byte("new"), later())
-		},
-		want: "new",
-	},
-	{
-		name:  "SetExpired",
-		setup: func(ctx context.Context, b store.Store, k string) error { return b.Set(ctx, k, []byte("old"), later()) },
-		write: func(ctx context.Context, a store.Store, k, v string) error {
-			return a.Set(ctx, k, []byte(v), time.Now().Add(-time.Second))
-		},
-		seen: func(ctx context.Context, b store.Store, k, _ string) bool { return holds(ctx, b, k, "") },
-		second: func(ctx context.Context, b store.Store, k, _ string) (bool, error) {
-			return b.CompareAndSwap(ctx, k, nil, []byte("new"), later())
-		},
-		want: "new",
-	},
-	{
-		name: "CompareAndSwapIfAbsent",
-		write: func(ctx context.Context, a store.Store, k, v string) error {
-			_, err := a.CompareAndSwap(ctx, k, nil, []byte(v), later())
-			return err
-		},
-		seen: holds,
-		second: func(ctx context.Context, b store.Store, k, v string) (bool, error) {
-			return b.CompareAndSwap(ctx, k, []byte(v), nil, later())
-		},
-		want: "",
-	},
-	{
-		name:  "CompareAndSwap",
-		setup: func(ctx context.Context, b store.Store, k string) error { return b.Set(ctx, k, []byte("old"), later()) },
-		write: func(ctx context.Context, a store.Store, k, v string) error {
-			_, err := a.CompareAndSwap(ctx, k, []byte("old"), []byte(v), later())
-			return err
-		},
-		seen: holds,
-		second: func(ctx context.Context, b store.Store, k, v string) (bool, error) {
-			return b.CompareAndSwap(ctx, k, []byte(v), []byte("old"), later())
-		},
-		want: "old",
-	},
-}
 
 // TestLostReply runs each lost-reply scenario on a single Redis and on the
 // Redis Cluster, A's client going through proxies that hold A's reply and
@@ -246,8 +166,8 @@ func TestLostReply(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for i, lr := range lostReplies {
-				t.Run(lr.name, func(t *testing.T) {
+			for i, lr := range faultproxy.LostReplies {
+				t.Run(lr.Name, func(t *testing.T) {
 					runLostReply(t, ps, a, b, lr, "k"+strconv.Itoa(i), prefix)
 				})
 			}
@@ -255,11 +175,11 @@ func TestLostReply(t *testing.T) {
 	}
 }
 
-func runLostReply(t *testing.T, ps *proxies, a, b store.Store, lr lostReply, k, prefix string) {
+func runLostReply(t *testing.T, ps *proxies, a, b store.Store, lr faultproxy.LostReply, k, prefix string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if lr.setup != nil {
-		if err := lr.setup(ctx, b, k); err != nil {
+	if lr.Setup != nil {
+		if err := lr.Setup(ctx, b, k); err != nil {
 			t.Fatalf("setup: %v", err)
 		}
 	}
@@ -273,35 +193,7 @@ func runLostReply(t *testing.T, ps *proxies, a, b store.Store, lr lostReply, k, 
 	if ok, err := a.CompareAndSwap(ctx, k, []byte("warm-up: no match"), []byte("x"), later()); err != nil || ok {
 		t.Fatalf("CompareAndSwap through the proxy = %v, %v, want false", ok, err)
 	}
-	v := "a-" + storetest.UniqueID()
-	held := ps.holdAfter(prefix + k)
-	done := make(chan error, 1)
-	go func() { done <- lr.write(ctx, a, k, v) }()
-	select {
-	case <-held:
-	case err := <-done:
-		t.Fatalf("A's write returned %v before a proxy held its reply", err)
-	case <-ctx.Done():
-		t.Fatal("no proxy saw A's write")
-	}
-	for !lr.seen(ctx, b, k, v) {
-		if ctx.Err() != nil {
-			t.Fatal("B never saw A's write applied")
-		}
-		time.Sleep(time.Millisecond)
-	}
-	if ok, err := lr.second(ctx, b, k, v); err != nil || !ok {
-		t.Fatalf("B's write = %v, %v, want true", ok, err)
-	}
-	ps.drop()
-	errA := <-done
-	if !holds(ctx, b, k, lr.want) {
-		got, err := b.Get(ctx, k)
-		t.Fatalf("after A's connection dropped: Get = %q, %v; want %q: A's write was applied again after B's (A's write returned %v)", got, err, lr.want, errA)
-	}
-	if errA == nil {
-		t.Errorf("A's write returned nil though its reply was lost")
-	}
+	lr.Run(ctx, t, a, b, k, func() <-chan struct{} { return ps.holdAfter(prefix + k) }, ps.drop)
 }
 
 // rounds returns how many rounds the killed-connection checks run:

@@ -82,82 +82,6 @@ func networked(t *testing.T, f func(t *testing.T, b backend)) {
 	})
 }
 
-// lostReply is a write whose reply is lost: A's statement reaches the
-// database and commits, the proxy holds its reply, B's write completes
-// meanwhile, then A's connection drops. Neither database/sql nor the
-// driver nor the store may send A's statement again: B's write must stand.
-type lostReply struct {
-	name   string
-	setup  func(ctx context.Context, b store.Store, k string) error
-	write  func(ctx context.Context, a store.Store, k, v string) error
-	seen   func(ctx context.Context, b store.Store, k, v string) bool
-	second func(ctx context.Context, b store.Store, k, v string) (bool, error)
-	want   string // "" absent
-}
-
-func inAnHour() time.Time { return time.Now().Add(time.Hour) }
-
-func holds(ctx context.Context, s store.Store, k, v string) bool {
-	got, err := s.Get(ctx, k)
-	if v == "" {
-		return errors.Is(err, store.ErrNotFound)
-	}
-	return err == nil && string(got) == v
-}
-
-var lostReplies = []lostReply{
-	{
-		name: "Set",
-		write: func(ctx context.Context, a store.Store, k, v string) error {
-			return a.Set(ctx, k, []byte(v), inAnHour())
-		},
-		seen: holds,
-		second: func(ctx context.Context, b store.Store, k, v string) (bool, error) {
-			return b.CompareAndSwap(ctx, k, []byte(v), []byte("new"), inAnHour())
-		},
-		want: "new",
-	},
-	{
-		name: "Delete",
-		setup: func(ctx context.Context, b store.Store, k string) error {
-			return b.Set(ctx, k, []byte("old"), inAnHour())
-		},
-		write: func(ctx context.Context, a store.Store, k, _ string) error { return a.Delete(ctx, k) },
-		seen:  func(ctx context.Context, b store.Store, k, _ string) bool { return holds(ctx, b, k, "") },
-		second: func(ctx context.Context, b store.Store, k, _ string) (bool, error) {
-			return b.CompareAndSwap(ctx, k, nil, []byte("new"), inAnHour())
-		},
-		want: "new",
-	},
-	{
-		name: "CompareAndSwapIfAbsent",
-		write: func(ctx context.Context, a store.Store, k, v string) error {
-			_, err := a.CompareAndSwap(ctx, k, nil, []byte(v), inAnHour())
-			return err
-		},
-		seen: holds,
-		second: func(ctx context.Context, b store.Store, k, v string) (bool, error) {
-			return b.CompareAndSwap(ctx, k, []byte(v), nil, inAnHour())
-		},
-		want: "",
-	},
-	{
-		name: "CompareAndSwap",
-		setup: func(ctx context.Context, b store.Store, k string) error {
-			return b.Set(ctx, k, []byte("old"), inAnHour())
-		},
-		write: func(ctx context.Context, a store.Store, k, v string) error {
-			_, err := a.CompareAndSwap(ctx, k, []byte("old"), []byte(v), inAnHour())
-			return err
-		},
-		seen: holds,
-		second: func(ctx context.Context, b store.Store, k, v string) (bool, error) {
-			return b.CompareAndSwap(ctx, k, []byte(v), []byte("old"), inAnHour())
-		},
-		want: "old",
-	},
-}
-
 // TestLostReply runs each lost-reply scenario on PostgreSQL and MariaDB
 // (each DSN shape), A's database reaching the server through a proxy that
 // holds A's reply and then drops its connection.
@@ -166,13 +90,13 @@ func TestLostReply(t *testing.T) {
 		dbA, p := proxied(t, b)
 		bs := newTestStore(t, b, Config{})
 		as := New(dbA, Config{Dialect: b.dialect, Table: bs.Table(), CleanupInterval: -1})
-		for _, lr := range lostReplies {
-			t.Run(lr.name, func(t *testing.T) {
+		for _, lr := range faultproxy.LostReplies {
+			t.Run(lr.Name, func(t *testing.T) {
 				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 				defer cancel()
 				k := "lost-" + storetest.UniqueID()
-				if lr.setup != nil {
-					if err := lr.setup(ctx, bs, k); err != nil {
+				if lr.Setup != nil {
+					if err := lr.Setup(ctx, bs, k); err != nil {
 						t.Fatalf("setup: %v", err)
 					}
 				}
@@ -181,35 +105,7 @@ func TestLostReply(t *testing.T) {
 				if _, err := as.Get(ctx, "warm-up"); !errors.Is(err, store.ErrNotFound) {
 					t.Fatalf("Get through the proxy = %v", err)
 				}
-				v := "a-" + storetest.UniqueID()
-				held := p.HoldAfter([]byte(k))
-				done := make(chan error, 1)
-				go func() { done <- lr.write(ctx, as, k, v) }()
-				select {
-				case <-held:
-				case err := <-done:
-					t.Fatalf("A's write returned %v before the proxy held its reply", err)
-				case <-ctx.Done():
-					t.Fatal("the proxy never saw A's write")
-				}
-				for !lr.seen(ctx, bs, k, v) {
-					if ctx.Err() != nil {
-						t.Fatal("B never saw A's write applied")
-					}
-					time.Sleep(time.Millisecond)
-				}
-				if ok, err := lr.second(ctx, bs, k, v); err != nil || !ok {
-					t.Fatalf("B's write = %v, %v, want true", ok, err)
-				}
-				p.Drop()
-				errA := <-done
-				if !holds(ctx, bs, k, lr.want) {
-					got, err := bs.Get(ctx, k)
-					t.Fatalf("after A's connection dropped: Get = %q, %v; want %q: A's write was applied again (A's write returned %v)", got, err, lr.want, errA)
-				}
-				if errA == nil {
-					t.Errorf("A's write returned nil though its reply was lost")
-				}
+				lr.Run(ctx, t, as, bs, k, func() <-chan struct{} { return p.HoldAfter([]byte(k)) }, p.Drop)
 			})
 		}
 	})
