@@ -145,10 +145,15 @@ func (p *provider) verifyIDToken(ctx context.Context, d *discovered, raw string,
 			t.Claims[k] = x
 		}
 	}
+	t.setProfile()
+	return t, nil
+}
+
+// setProfile fills the profile fields from the claims.
+func (t *IDToken) setProfile() {
 	t.Email, _ = t.Claims["email"].(string)
 	t.EmailVerified, _ = t.Claims["email_verified"].(bool)
 	t.Name, _ = t.Claims["name"].(string)
-	return t, nil
 }
 
 // VerifyIDToken verifies an ID token of provider that reached the
@@ -273,8 +278,6 @@ func decodeIDToken(provider, raw string) (*IDToken, error) {
 			*dst = time.UnixMilli(int64(f * 1000))
 		}
 	}
-	t.Email, _ = c["email"].(string)
-	t.EmailVerified, _ = c["email_verified"].(bool)
-	t.Name, _ = c["name"].(string)
+	t.setProfile()
 	return t, nil
 }
