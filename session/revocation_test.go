@@ -422,3 +422,54 @@ func logoutRace(t *testing.T, newStore func(*testing.T) store.Store) {
 		})
 	}
 }
+
+// A fresh Login (an anonymous visitor signing in) with RevokeSubject run
+// before each of its store calls and after the last (TestLoginRacingRevokeSubject
+// checks the point between the index and the record in detail): the new session may
+// survive only if the revocation ran before the Login's swap of the
+// subject's index — a sign-in that took effect after the revocation, as
+// one just after it would. Otherwise the revocation covered it and it must
+// be refused (R2). A session that survives is listed (R4).
+func TestLoginRacingRevokeSubjectAtEveryCall(t *testing.T) {
+	setup := func(t *testing.T) (*faultstore.Store, *session.Manager, http.Handler, *client) {
+		fs := faultstore.New(newMemory(t))
+		m := session.New(fs, session.Config{})
+		h := app(m)
+		newClient(t, h).body("POST", "/login?u=alice") // another device: the index exists
+		return fs, m, h, newClient(t, h)
+	}
+	fs, _, _, c := setup(t)
+	start := len(fs.Calls())
+	n := countCalls(fs, func() { c.body("POST", "/login?u=alice") })
+	index := 0 // the Login's swap of alice's index, from 1
+	for i, call := range fs.Calls()[start:] {
+		if call.Op == faultstore.OpCAS && strings.HasPrefix(call.Key, "sidx:") {
+			index = i + 1
+			break
+		}
+	}
+	if index == 0 {
+		t.Fatal("the Login never swapped the subject's index")
+	}
+	for _, p := range points(n) {
+		t.Run(p.String(), func(t *testing.T) {
+			fs, m, h, c := setup(t)
+			fs.On(p.rule(func() {
+				if err := m.RevokeSubject(context.Background(), "alice"); err != nil {
+					t.Error(err)
+				}
+			}))
+			c.do("POST", "/login?u=alice")
+			id := c.cookie()
+			if id == "" || !alive(t, h, id) {
+				return
+			}
+			if after := p.after || p.nth > index; after {
+				t.Errorf("the new session survived a RevokeSubject that ran after the Login swapped the index")
+			}
+			if !listed(t, m, id) {
+				t.Error("a live session is not listed")
+			}
+		})
+	}
+}
