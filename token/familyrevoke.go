@@ -70,8 +70,7 @@ func (m *Manager) revokeByRefresh(ctx context.Context, t Token, check func(*fami
 		// tokens or listeners pending), a token naming it finishes the job,
 		// as a logout retried after a failure must. Finishing what is
 		// already decided grants nothing to whoever presents it.
-		unfinished := f.revoked && (f.notify || len(f.ending) > 0)
-		if !f.member(h) && !unfinished {
+		if !f.member(h) && !f.unfinished() {
 			return errSkip
 		}
 		if check != nil {
